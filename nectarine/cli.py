@@ -1,0 +1,250 @@
+"""The ``nectarine`` command: a thin shell over the library.
+
+    nectarine ingest corpus/ --index indexes/default
+    nectarine search "AUTH-1003 after rotating the certificate" --index indexes/default
+    nectarine start                      # build the index if needed, then ask away
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(
+    name="nectarine",
+    help="Nectarine, Nectain's AI assistant: ingest docs, search them, answer with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_INDEX = Path("indexes/default")
+DEFAULT_CORPUS = Path("corpus")
+
+IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder (built by `nectarine ingest`).")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+STAGE_LABELS = {"read": "reading files", "embed": "embedding chunks", "write": "writing index"}
+
+
+def run_ingest(paths: list[Path], index: Path, **kwargs):
+    """Ingest with progress bars; returns the report (shared by `ingest` and `start`)."""
+    from .ingest.pipeline import ingest
+
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1))
+            progress.update(tasks[stage], completed=done, total=max(total, 1))
+
+        return ingest(paths, index, progress=tick, **kwargs)
+
+
+def print_ingest_report(report) -> None:
+    table = Table(title=f"Ingested into {report.index_dir}", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in [
+        ("files", report.files),
+        ("documents", report.documents),
+        ("chunks", report.chunks),
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+        ("unchanged", report.unchanged),
+        ("embedded now", report.embedded),
+        ("split to fit the model", report.chunk_stats.split_for_embed_limit),
+        ("cut mid-text", report.chunk_stats.cut_mid_text),
+        ("skipped", len(report.skipped)),
+        ("seconds", f"{report.seconds:.2f}"),
+        ("chunks / second", f"{report.chunks_per_second:.1f}"),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    if report.up_to_date:
+        console.print("[green]Index is up to date[/]: nothing changed since the last build.")
+    if report.skipped:
+        skipped = Table(title="Skipped", header_style="bold yellow")
+        skipped.add_column("file")
+        skipped.add_column("reason")
+        for s in report.skipped:
+            skipped.add_row(s.path, s.reason)
+        console.print(skipped)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: Markdown, HTML, text, BEIR .jsonl.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    model: Annotated[str, typer.Option(help="sentence-transformers model: a packaged name or a local folder.")] = "all-MiniLM-L6-v2",
+    backend: Annotated[str, typer.Option(help="Embedding backend: torch, onnx, onnx-int8 or openvino.")] = "torch",
+    max_tokens: Annotated[int, typer.Option(help="Chunk budget in tiktoken tokens.")] = 200,
+    dense: Annotated[str, typer.Option(help="Dense index: flat (exact) or hnsw (large indexes).")] = "flat",
+    rebuild: Annotated[bool, typer.Option(help="Ignore the existing index and build from scratch.")] = False,
+    max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 5.0,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON to this file.")] = None,
+) -> None:
+    """Build or incrementally update an index from documentation files."""
+    from .index.embedder import Backend, EmbedderError
+    from .index.store import DenseSettings, IndexLoadError
+    from .ingest.chunker import ChunkerSettings
+    from .ingest.pipeline import NothingIngested
+    from .types import OptionError
+
+    try:
+        Backend.from_str(backend)
+        if dense not in ("flat", "hnsw"):
+            raise OptionError(f"unknown dense index {dense!r}; choose one of: flat, hnsw")
+        report = run_ingest(
+            paths, index, model=model, backend=backend, chunker=ChunkerSettings(max_tokens=max_tokens),
+            dense=DenseSettings(kind=dense), rebuild=rebuild, max_file_bytes=int(max_file_mb * 1e6),
+        )
+    except (FileNotFoundError, OptionError, IndexLoadError, EmbedderError) as exc:
+        fail(str(exc))
+    except NothingIngested as exc:
+        fail(str(exc), code=1)
+    print_ingest_report(report)
+    if json_out:
+        from dataclasses import asdict
+
+        json_out.write_text(json.dumps(asdict(report), indent=2, default=str))
+
+
+def _load(index: Path, backend: Optional[str] = None):
+    from .assistant import Nectarine
+    from .index.store import IndexLoadError
+
+    try:
+        return Nectarine.load(index, backend=backend)
+    except IndexLoadError as exc:
+        fail(str(exc))
+
+
+def results_table(results, query: str) -> Table:
+    table = Table(title=f"Results for: {query}", header_style="bold", show_lines=True, expand=True)
+    table.add_column("#", justify="right", width=3)
+    table.add_column("score", justify="right", width=8)
+    table.add_column("dense / bm25", justify="right", width=13)
+    table.add_column("source", width=12)
+    table.add_column("passage", ratio=1)
+    for r in results:
+        lexical = "-" if r.lexical_score is None else f"{r.lexical_score:.1f}"
+        head = " › ".join(r.heading_path)
+        versions = "" if r.chunk.versions == "all" else f"  [dim]v{r.chunk.versions}[/]"
+        mark = "" if r.version_match else "  [yellow](other version)[/]"
+        snippet = r.text if len(r.text) < 300 else r.text[:297] + "…"
+        table.add_row(
+            str(r.rank), f"{r.score:.4f}", f"{r.dense_score:.2f} / {lexical}", r.source.value,
+            f"[bold]{head}[/]{versions}{mark}\n[cyan]{r.url}[/]\n{snippet}",
+        )
+    return table
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    k: Annotated[int, typer.Option("-k", help="How many results.")] = 5,
+    source: Annotated[Optional[list[str]], typer.Option(help="Only these source types (docs, blog, release-notes, support); repeatable.")] = None,
+    version: Annotated[Optional[str], typer.Option(help="The user's Nectain version, e.g. 4.3.1.")] = None,
+    exclude_other_versions: Annotated[bool, typer.Option(help="Drop, rather than demote, passages for other versions.")] = False,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    history: Annotated[Optional[Path], typer.Option(help="JSON file with the conversation so far: [{role, content}, ...].")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Search the index and print ranked passages."""
+    from .retrieve.hybrid import SearchMode
+    from .types import Filters, OptionError, SourceType
+    from .versions import Version, VersionError
+
+    try:
+        mode_ = SearchMode.from_str(mode)
+        sources = [SourceType.from_str(s) for s in source] if source else None
+        if version:
+            Version.parse(version)
+    except (OptionError, VersionError) as exc:
+        fail(str(exc))
+    turns = None
+    if history:
+        try:
+            turns = json.loads(history.read_text())
+            if not isinstance(turns, list):
+                raise ValueError("expected a JSON list of {role, content} objects")
+        except (OSError, ValueError) as exc:
+            fail(f"--history {history}: {exc}")
+    nec = _load(index)
+    filters = Filters(sources=sources, version=version, version_mode="exclude" if exclude_other_versions else "demote")
+    results = nec.search(query, k=k, filters=filters, history=turns, mode=mode_)
+    if json_output:
+        print(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+    elif not results:
+        console.print("No passages matched.")
+    else:
+        console.print(results_table(results, query))
+
+
+@app.command()
+def start(
+    corpus: Annotated[Path, typer.Option(help="Knowledge base folder.")] = DEFAULT_CORPUS,
+    index: IndexOpt = DEFAULT_INDEX,
+    version: Annotated[Optional[str], typer.Option(help="Your Nectain version, e.g. 4.3.1.")] = None,
+) -> None:
+    """The main job: build (or update) the index from the corpus, then answer questions interactively."""
+    report = run_ingest([corpus], index)
+    print_ingest_report(report)
+    t0 = time.perf_counter()
+    nec = _load(index)
+    console.print(f"Loaded {nec.reader.size} chunks in {time.perf_counter() - t0:.1f} s. "
+                  "Type a question (empty line or Ctrl-D to quit).")
+    history: list[dict] = []
+    while True:
+        try:
+            query = console.input("[bold green]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not query:
+            break
+        results = nec.search(query, k=5, history=history, version=version)
+        console.print(results_table(results, query))
+        history.append({"role": "user", "content": query})
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted; the previous index is still in place")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

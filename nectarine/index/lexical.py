@@ -1,0 +1,83 @@
+"""The lexical side of the index: tokenisation and a bm25s index.
+
+Tokens keep compound identifiers whole *and* split (``AUTH-1003`` gives ``auth-1003``, ``auth`` and
+``1003``), so a pasted error code matches exactly while its parts still match loosely.
+
+>>> lexical_tokens("Error AUTH-1003 after upgrading to 4.3.1")
+['error', 'auth-1003', 'auth', '1003', 'upgrad', '4.3.1']
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*", re.UNICODE)
+_SPLIT = re.compile(r"[-_.]")
+
+
+@functools.lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    stop, stem = _stopwords(), _stemmer()
+    out: list[str] = []
+    for match in _TOKEN.finditer(text.lower()):
+        token = match.group(0)
+        parts = _SPLIT.split(token)
+        if len(parts) > 1:
+            out.append(token)
+            out.extend(stem.stemWord(p) for p in parts if len(p) > 1 and p not in stop)
+        elif token not in stop and (len(token) > 1 or token.isdigit()):
+            out.append(stem.stemWord(token))
+    return out
+
+
+class LexicalIndex:
+    """BM25 (bm25s, Lucene variant) over chunk texts, scoring every chunk for a query at once."""
+
+    def __init__(self, retriever) -> None:
+        self.retriever = retriever
+        self.vocab: dict[str, int] = retriever.vocab_dict
+
+    @classmethod
+    def build(cls, texts: Sequence[str], *, show_progress: bool = False) -> LexicalIndex:
+        import bm25s
+
+        retriever = bm25s.BM25(method="lucene")
+        # An empty document still needs one token so bm25s keeps the row alignment.
+        retriever.index([lexical_tokens(t) or [""] for t in texts], show_progress=show_progress)
+        return cls(retriever)
+
+    def save(self, folder: Path) -> None:
+        self.retriever.save(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = True) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap))
+
+    def scores(self, query: str | Sequence[str]) -> np.ndarray:
+        """BM25 score of every chunk (zeros where no query term occurs)."""
+        tokens = lexical_tokens(query) if isinstance(query, str) else list(query)
+        ids = [self.vocab[t] for t in tokens if t in self.vocab]
+        n = int(self.retriever.scores["num_docs"])
+        if not ids:
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)

@@ -1,0 +1,279 @@
+"""The on-disk index: FAISS vectors, a BM25 index and a chunk table, published atomically.
+
+Layout of an index folder::
+
+    indexes/default/
+      CURRENT                 name of the live generation (replaced atomically)
+      gen-20261126-101500-1a2b/
+        manifest.json         model, dimensions, chunker settings, counts, fingerprint, build time
+        chunks.sqlite         one row per chunk (row number = FAISS id = BM25 row)
+        vectors.npy           unit vectors, float32, row-aligned (kept for incremental re-use)
+        dense.faiss           exact inner product (flat) or HNSW
+        meta.npz              per-row source type and version range, for fast filtering
+        bm25/                 bm25s index
+        files.json            source files, their fingerprints and chunk ids (for incremental updates)
+      .staging-<uuid>/        a build in progress; removed if the build dies
+
+A build writes a whole generation into a staging folder, renames it, and only then rewrites
+``CURRENT``. A crash or Ctrl-C at any point leaves the previous generation live and loadable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..types import Chunk, SourceType
+from ..versions import VersionSpec
+from .lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+KEEP_GENERATIONS = 2
+SOURCE_CODES = {s: i for i, s in enumerate(SourceType)}
+
+
+class IndexLoadError(RuntimeError):
+    """An index that is missing, incompatible or damaged; the message says what to rebuild."""
+
+
+
+
+class DenseSettings(BaseModel):
+    kind: str = Field(default="flat", pattern="^(flat|hnsw)$")
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+
+
+class Manifest(BaseModel):
+    format_version: int = FORMAT_VERSION
+    nectarine_version: str = __version__
+    model: dict
+    dimension: int
+    chunker: dict
+    dense: DenseSettings = DenseSettings()
+    counts: dict[str, int] = Field(default_factory=dict)
+    corpus_fingerprint: str = ""
+    built_at: str = Field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    build_seconds: float = 0.0
+
+
+def version_bounds(spec: str) -> tuple[int, int]:
+    """A version range as two sortable integers, [low, high)."""
+    s = VersionSpec.parse(spec)
+    enc = lambda t: t[0] * 1_000_000 + t[1] * 1_000 + t[2]  # noqa: E731
+    return enc(s.low), enc(s.high)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def build_dense(vectors: np.ndarray, settings: DenseSettings):
+    import faiss
+
+    dim = vectors.shape[1]
+    if settings.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.hnsw_ef_construction
+        index.hnsw.efSearch = settings.hnsw_ef_search
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def write_generation(
+    root: Path,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    manifest: Manifest,
+    files: dict,
+    *,
+    embed_keys: Sequence[str],
+    show_progress: bool = False,
+) -> Path:
+    """Write a complete generation beside the live one, then publish it. Returns its folder."""
+    import faiss
+
+    root.mkdir(parents=True, exist_ok=True)
+    cleanup_staging(root)
+    staging = root / f".staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        _write_chunk_table(staging / "chunks.sqlite", chunks, embed_keys)
+        np.save(staging / "vectors.npy", vectors)
+        faiss.write_index(build_dense(vectors, manifest.dense), str(staging / "dense.faiss"))
+        bounds = np.array([version_bounds(c.versions) for c in chunks], dtype=np.int64).reshape(-1, 2)
+        np.savez(
+            staging / "meta.npz",
+            source=np.array([SOURCE_CODES[c.source] for c in chunks], dtype=np.int8),
+            version_low=bounds[:, 0],
+            version_high=bounds[:, 1],
+        )
+        LexicalIndex.build([c.embed_text for c in chunks], show_progress=show_progress).save(staging / "bm25")
+        (staging / "files.json").write_text(json.dumps(files))
+        (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+        _fsync_tree(staging)
+        name = f"gen-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+        final = root / name
+        os.rename(staging, final)
+        publish(root, name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    prune_generations(root)
+    return final
+
+
+def publish(root: Path, generation: str) -> None:
+    """Point CURRENT at ``generation`` with one atomic rename."""
+    tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(generation + "\n")
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, root / CURRENT)
+    dir_fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+
+
+def cleanup_staging(root: Path) -> None:
+    """Remove folders left by builds that died (a live build's staging is only in its own process)."""
+    for p in root.glob(".staging-*"):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in root.glob(f".{CURRENT}.*"):
+        p.unlink(missing_ok=True)
+
+
+def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:
+    """Keep the live generation and the newest others; readers of an old one keep their open files."""
+    live = current_generation(root)
+    gens = sorted((p for p in root.glob("gen-*") if p.is_dir()), key=lambda p: p.name, reverse=True)
+    kept = 0
+    for gen in gens:
+        if gen.name == live:
+            continue
+        kept += 1
+        if kept >= keep:
+            shutil.rmtree(gen, ignore_errors=True)
+
+
+def current_generation(root: Path) -> str | None:
+    try:
+        name = (root / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def _write_chunk_table(path: Path, chunks: Sequence[Chunk], embed_keys: Sequence[str]) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA journal_mode=OFF")
+        con.execute(
+            "CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, "
+            "embed_key TEXT NOT NULL, data TEXT NOT NULL)"
+        )
+        con.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)",
+            ((i, c.id, c.doc_id, k, c.model_dump_json()) for i, (c, k) in enumerate(zip(chunks, embed_keys))),
+        )
+        con.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
+        con.commit()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class IndexReader:
+    """A loaded generation: FAISS, BM25, filter arrays, and chunk rows fetched on demand."""
+
+    def __init__(self, folder: Path, manifest: Manifest, *, mmap: bool = True) -> None:
+        import faiss
+
+        self.folder = folder
+        self.manifest = manifest
+        self.dense = faiss.read_index(str(folder / "dense.faiss"))
+        if manifest.dense.kind == "hnsw":
+            faiss.downcast_index(self.dense).hnsw.efSearch = manifest.dense.hnsw_ef_search
+        self.lexical = LexicalIndex.load(folder / "bm25", mmap=mmap)
+        meta = np.load(folder / "meta.npz")
+        self.source_codes = meta["source"]
+        self.version_low = meta["version_low"]
+        self.version_high = meta["version_high"]
+        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None)
+        # check_same_thread=False: rows are read-only, and the service reads from worker threads.
+        self._db = sqlite3.connect(f"file:{folder / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+        self.size = int(self.dense.ntotal)
+        if self.size != len(self.source_codes):
+            raise IndexLoadError(f"{folder}: dense index and chunk table disagree; rebuild with --rebuild")
+
+    @classmethod
+    def open(cls, root: Path, *, mmap: bool = True) -> IndexReader:
+        root = Path(root)
+        gen = current_generation(root)
+        if gen is None:
+            hint = f"nectarine ingest corpus/ --index {root}"
+            raise IndexLoadError(f"no index at {root}; build one with: {hint}")
+        folder = root / gen
+        try:
+            manifest = Manifest.model_validate_json((folder / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise IndexLoadError(f"{folder} has no manifest; rebuild with: nectarine ingest corpus/ --index {root} --rebuild") from None
+        except ValueError as exc:
+            raise IndexLoadError(f"{folder}/manifest.json is unreadable ({exc.__class__.__name__}); rebuild with --rebuild") from None
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexLoadError(
+                f"index at {root} has format {manifest.format_version}, this Nectarine reads format {FORMAT_VERSION}; "
+                f"rebuild it: nectarine ingest corpus/ --index {root} --rebuild"
+            )
+        return cls(folder, manifest, mmap=mmap)
+
+    def chunks(self, rows: Iterable[int]) -> list[Chunk]:
+        rows = [int(r) for r in rows]
+        if not rows:
+            return []
+        placeholders = ",".join("?" * len(rows))
+        found = {r: d for r, d in self._db.execute(f"SELECT row, data FROM chunks WHERE row IN ({placeholders})", rows)}
+        return [Chunk.model_validate_json(found[r]) for r in rows]
+
+    def all_rows(self) -> Iterable[tuple[int, str, str, str]]:
+        """(row, chunk id, embed key, chunk JSON) for every chunk, in row order."""
+        yield from self._db.execute("SELECT row, id, embed_key, data FROM chunks ORDER BY row")
+
+    def rows_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(ids), 900):
+            part = list(ids[i : i + 900])
+            q = f"SELECT id, row FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            out.update(dict(self._db.execute(q, part)))
+        return out
+
+    def files(self) -> dict:
+        return json.loads((self.folder / "files.json").read_text())
+
+    def close(self) -> None:
+        self._db.close()

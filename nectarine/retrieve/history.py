@@ -1,0 +1,50 @@
+"""Follow-up questions: fold the conversation into the retrieval query, without an LLM.
+
+"and on mobile?" after "how do I set up SSO with Okta" is not searchable on its own. A follow-up is
+recognised by its shape (short, opens with a connective, or leans on a pronoun), and the previous
+user turns are added to it: to the dense query as a down-weighted second vector, and to the BM25
+query as extra terms.
+
+>>> condense("and on mobile?", [{"role": "user", "content": "How do I set up SSO with Okta?"}])
+FollowUp(query='and on mobile?', context='How do I set up SSO with Okta?', is_follow_up=True)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..types import Message
+
+_CONNECTIVE = re.compile(
+    r"^(and|also|but|or|so|then|ok(ay)?|what about|how about|same for|and what|what if|does that|is that|is it|can i also|"
+    r"und|et|y|e|en|i)\b",
+    re.I,
+)
+_PRONOUN = re.compile(r"\b(it|its|that|this|these|those|they|them|there|one|ones|same|such|he|she)\b", re.I)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    query: str
+    context: str  # earlier user turns that the query leans on ("" when it stands alone)
+    is_follow_up: bool
+
+
+def _content(m: Message | dict) -> tuple[str, str]:
+    if isinstance(m, Message):
+        return m.role, m.content
+    return str(m.get("role", "")), str(m.get("content", ""))
+
+
+def condense(query: str, history: Sequence[Message | dict] | None, *, turns: int = 2, max_words: int = 9) -> FollowUp:
+    """Decide whether ``query`` is a follow-up and, if so, which earlier turns it needs."""
+    user_turns = [c for r, c in (_content(m) for m in (history or [])) if r == "user" and c.strip()]
+    if not user_turns:
+        return FollowUp(query, "", False)
+    words = query.split()
+    follow = bool(_CONNECTIVE.match(query.strip())) or len(words) <= max_words and bool(_PRONOUN.search(query)) or len(words) <= 4
+    if not follow:
+        return FollowUp(query, "", False)
+    return FollowUp(query, " ".join(user_turns[-turns:]), True)

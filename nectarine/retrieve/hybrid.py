@@ -1,0 +1,239 @@
+"""Hybrid retrieval: FAISS dense search and BM25, fused, filtered, version-aware and de-duplicated.
+
+>>> retriever = HybridRetriever(IndexReader.open("indexes/default"), get_embedder())  # doctest: +SKIP
+>>> [r.chunk.doc_id for r in retriever.retrieve("AUTH-1003 after rotating the IdP cert", k=3)]  # doctest: +SKIP
+['docs/troubleshooting/sign-in-errors', 'docs/admin/sso-saml', ...]
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..index.embedder import Embedder
+from ..index.store import SOURCE_CODES, IndexReader
+from ..types import Choice, Filters, Message, SearchResult, SourceType
+from ..versions import Version, find_version
+from .history import condense
+
+_CHANGES_INTENT = re.compile(
+    r"\b(what('?s| is| has)? (new|changed|different)|changes?( in| since)?|changelog|release notes?|new in|fixed in|"
+    r"introduced|since (version|v?\d)|after (the )?upgrad\w*|upgrad\w+ to|known issues?|deprecat\w*|removed in)\b",
+    re.I,
+)
+
+
+class FusionMethod(Choice):
+    RRF = "rrf"  # reciprocal rank fusion
+    WEIGHTED = "weighted"  # convex combination of cosine and max-normalised BM25
+
+
+class SearchMode(Choice):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+@dataclass
+class RetrieverSettings:
+    """Fusion and re-ranking knobs. Defaults were chosen on the eval dev split (BENCHMARKS.md)."""
+
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.5  # share of the dense side in either fusion
+    candidates: int = 50  # per side, before fusion
+    dedupe_threshold: float = 0.97  # cosine above which two chunks count as the same passage
+    version_penalty: float = 0.6  # score factor for chunks that do not apply to the user's version
+    changes_boost: float = 1.25  # "what changed" questions: release notes up to the user's version
+    history_weight: float = 0.5  # weight of earlier user turns in a follow-up's query
+    version_from_query: bool = True  # "I'm on 4.1, ..." sets the version when the caller did not
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _encode_version(t: tuple[int, int, int]) -> int:
+    return t[0] * 1_000_000 + t[1] * 1_000 + t[2]
+
+
+class HybridRetriever:
+    """Ranks chunks of one loaded index for a query."""
+
+    def __init__(self, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None = None, cache_size: int = 2048) -> None:
+        if embedder.dimension != reader.manifest.dimension:
+            raise ValueError(f"embedder has {embedder.dimension} dimensions, the index {reader.manifest.dimension}")
+        self.reader = reader
+        self.embedder = embedder
+        self.settings = settings or RetrieverSettings()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ query embedding
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._cache_lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vec = self.embedder.encode([text])[0]
+        with self._cache_lock:
+            self._cache[text] = vec
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vec
+
+    # ------------------------------------------------------------------ filters
+    def _masks(self, filters: Filters, version: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(allowed, version_match): boolean arrays over rows, or None when everything passes."""
+        allowed = None
+        if filters.sources:
+            codes = [SOURCE_CODES[SourceType.from_str(s)] for s in filters.sources]
+            allowed = np.isin(self.reader.source_codes, codes)
+        match = None
+        if version:
+            v = Version.parse(version)
+            floor, ceiling = _encode_version(v.floor), _encode_version(v.ceiling)
+            low, high = self.reader.version_low, self.reader.version_high
+            notes = self.reader.source_codes == SOURCE_CODES[SourceType.RELEASE_NOTES]
+            # A release note applies to everyone on its version or later; other pages to their range.
+            match = np.where(notes, low < ceiling, (low < ceiling) & (high > floor))
+            if filters.version_mode == "exclude":
+                allowed = match if allowed is None else allowed & match
+        return allowed, match
+
+    # ------------------------------------------------------------------ search
+    def retrieve(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        history: Sequence[Message | dict] | None = None,
+        mode: str | SearchMode = SearchMode.HYBRID,
+    ) -> list[SearchResult]:
+        s = self.settings
+        mode = SearchMode.from_str(mode)
+        filters = filters or Filters()
+        n = self.reader.size
+        if n == 0 or not query.strip():
+            return []
+        follow = condense(query, history)
+        version = filters.version or (find_version(query) if s.version_from_query else None)
+        allowed, match = self._masks(filters, version)
+        pool = min(n, max(s.candidates, k * 4))
+
+        # Dense side: the query vector, plus the earlier turns for a follow-up.
+        qvec = self.embed_query(query)
+        if follow.is_follow_up:
+            qvec = qvec + s.history_weight * self.embed_query(follow.context)
+            qvec = (qvec / np.linalg.norm(qvec)).astype(np.float32)
+        dense_ids, dense_scores = self._dense_search(qvec, pool, allowed) if mode is not SearchMode.BM25 else ([], [])
+
+        # Lexical side: BM25 over every chunk, the earlier turns added at a lower weight.
+        lex = None
+        if mode is not SearchMode.DENSE:
+            lex = self.reader.lexical.scores(query)
+            if follow.is_follow_up:
+                # Each part normalised to its own best match, so a long earlier turn cannot drown
+                # the follow-up's own terms.
+                context = self.reader.lexical.scores(follow.context)
+                lex = lex / max(float(lex.max()), 1e-9) + s.history_weight * context / max(float(context.max()), 1e-9)
+            if allowed is not None:
+                lex = np.where(allowed, lex, 0.0)
+        lex_ids: list[int] = []
+        if lex is not None:
+            top = np.argpartition(-lex, min(pool, n - 1))[:pool] if n > pool else np.arange(n)
+            lex_ids = [int(i) for i in top[np.argsort(-lex[top])] if lex[i] > 0]
+
+        dense_rank = {int(i): r for r, i in enumerate(dense_ids)}
+        lex_rank = {i: r for r, i in enumerate(lex_ids)}
+        cand = list(dict.fromkeys([*map(int, dense_ids), *lex_ids]))
+        if not cand:
+            return []
+        cand_arr = np.array(cand)
+        cos = np.asarray(self.reader.vectors[np.sort(cand_arr)] @ qvec, dtype=np.float32)
+        cos_by_row = dict(zip(np.sort(cand_arr).tolist(), cos.tolist()))
+        lex_max = float(lex.max()) if lex is not None and lex.max() > 0 else 1.0
+
+        changes = version is not None and bool(_CHANGES_INTENT.search(query))
+        notes_code = SOURCE_CODES[SourceType.RELEASE_NOTES]
+        scored = []
+        for row in cand:
+            if mode is SearchMode.DENSE:
+                score = cos_by_row[row]
+            elif mode is SearchMode.BM25:
+                score = float(lex[row])
+            elif FusionMethod.from_str(s.fusion) is FusionMethod.WEIGHTED:
+                score = s.dense_weight * cos_by_row[row] + (1 - s.dense_weight) * float(lex[row]) / lex_max
+            else:
+                score = 0.0
+                if row in dense_rank:
+                    score += 2 * s.dense_weight / (s.rrf_k + dense_rank[row] + 1)
+                if row in lex_rank:
+                    score += 2 * (1 - s.dense_weight) / (s.rrf_k + lex_rank[row] + 1)
+            ok = True if match is None else bool(match[row])
+            if not ok:
+                score *= s.version_penalty if score > 0 else 1 / s.version_penalty
+            elif changes and self.reader.source_codes[row] == notes_code:
+                score *= s.changes_boost
+            scored.append((score, row, ok))
+        scored.sort(key=lambda t: -t[0])
+
+        picked = self._collapse_duplicates(scored, k)
+        chunks = self.reader.chunks(row for _, row, _ in picked)
+        return [
+            SearchResult(
+                chunk=chunk,
+                score=round(float(score), 6),
+                dense_score=round(cos_by_row[row], 6),
+                lexical_score=round(float(lex[row]), 6) if lex is not None else None,
+                dense_rank=dense_rank.get(row, None) if row in dense_rank else None,
+                lexical_rank=lex_rank.get(row) if row in lex_rank else None,
+                version_match=ok,
+                rank=rank,
+            )
+            for rank, ((score, row, ok), chunk) in enumerate(zip(picked, chunks), 1)
+        ]
+
+    def _dense_search(self, qvec: np.ndarray, pool: int, allowed: np.ndarray | None) -> tuple[list[int], list[float]]:
+        import faiss
+
+        params = None
+        if allowed is not None:
+            if not allowed.any():
+                return [], []
+            bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+            params = faiss.SearchParametersHNSW(sel=selector) if self.reader.manifest.dense.kind == "hnsw" else faiss.SearchParameters(sel=selector)
+        scores, ids = self.reader.dense.search(qvec.reshape(1, -1), pool, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep].tolist(), scores[0][keep].tolist()
+
+    def _collapse_duplicates(self, scored: list[tuple[float, int, bool]], k: int) -> list[tuple[float, int, bool]]:
+        """Keep the best of near-identical passages (the same paragraph on two pages, say)."""
+        picked: list[tuple[float, int, bool]] = []
+        kept_vecs: list[np.ndarray] = []
+        kept_texts: set[str] = set()
+        rows = [row for _, row, _ in scored[: max(k * 3, 20)]]
+        texts = {c_row: " ".join(c.text.lower().split()) for c_row, c in zip(rows, self.reader.chunks(rows))}
+        for item in scored:
+            row = item[1]
+            text = texts.get(row)
+            if text is not None and text in kept_texts:
+                continue
+            vec = np.asarray(self.reader.vectors[row])
+            if kept_vecs and float(np.max(np.stack(kept_vecs) @ vec)) >= self.settings.dedupe_threshold:
+                continue
+            picked.append(item)
+            kept_vecs.append(vec)
+            if text is not None:
+                kept_texts.add(text)
+            if len(picked) == k:
+                break
+        return picked

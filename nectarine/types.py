@@ -1,0 +1,161 @@
+"""The data that flows between Nectarine's stages, defined once.
+
+ingest:   files  -> Document -> Chunk
+index:    Chunk  -> (vectors, BM25 postings, chunk table)
+retrieve: query  -> SearchResult (a scored Chunk)
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date as Date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .versions import VersionSpec
+
+
+class OptionError(ValueError):
+    """An option value that is not one of the allowed choices."""
+
+
+class Choice(str, enum.Enum):
+    """An enum whose ``from_str`` fails with the list of valid values."""
+
+    @classmethod
+    def from_str(cls, value: str | Choice) -> Choice:
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise OptionError(f"unknown {cls.__name__} {value!r}; choose one of: {valid}") from None
+
+
+class SourceType(Choice):
+    DOCS = "docs"
+    BLOG = "blog"
+    RELEASE_NOTES = "release-notes"
+    SUPPORT = "support"
+
+
+class Document(BaseModel):
+    """One page of the knowledge base, as loaded from a file or a JSONL record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    text: str  # Markdown body (HTML is converted to Markdown on load)
+    source: SourceType = SourceType.DOCS
+    url: str = ""
+    versions: str = "all"  # see nectarine.versions for the grammar
+    version: str | None = None  # a release note's own version
+    date: Date | None = None
+    language: str = "en"
+    path: str | None = None  # the file it came from, if any
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def version_spec(self) -> VersionSpec:
+        return VersionSpec.parse(self.versions)
+
+
+class Chunk(BaseModel):
+    """A retrievable passage: one section of a document, or a budget-sized piece of one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # stable, derived from content (see ingest.chunker.chunk_id)
+    doc_id: str
+    text: str  # the passage as shown and cited
+    title: str
+    heading_path: list[str] = Field(default_factory=list)  # [Page, Section, Subsection]
+    anchor: str = ""  # the deepest heading's anchor ("" for text before the first heading)
+    section_ids: list[str] = Field(default_factory=list)  # doc#anchor of this and every enclosing section
+    url: str = ""  # with #anchor
+    source: SourceType = SourceType.DOCS
+    versions: str = "all"
+    version: str | None = None
+    date: Date | None = None
+    language: str = "en"
+    n_tokens: int = 0  # tiktoken tokens of `text`
+    position: int = 0  # order within the document
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedding model and BM25 see: the heading path gives a short passage its topic."""
+        return f"{' › '.join(self.heading_path)}\n\n{self.text}" if self.heading_path else self.text
+
+
+class SearchResult(BaseModel):
+    """A chunk with its fused score and the dense and lexical parts of it."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None  # cosine similarity, if the chunk was a dense candidate
+    lexical_score: float | None = None  # BM25 score, if it was a lexical candidate
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    version_match: bool = True
+    rank: int = 0
+
+    # Flat accessors, so callers write result.title rather than result.chunk.title.
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def title(self) -> str:
+        return self.chunk.title
+
+    @property
+    def url(self) -> str:
+        return self.chunk.url
+
+    @property
+    def heading_path(self) -> list[str]:
+        return self.chunk.heading_path
+
+    @property
+    def source(self) -> SourceType:
+        return self.chunk.source
+
+
+class Message(BaseModel):
+    """One turn of a conversation, as the panel and other services send it."""
+
+    role: str = Field(pattern="^(user|assistant|system)$")
+    content: str
+
+
+class Filters(BaseModel):
+    """What a search may return.
+
+    ``version`` is the user's Nectain version: chunks that do not apply to it are demoted
+    (``version_mode="demote"``) or dropped (``"exclude"``).
+    """
+
+    sources: list[SourceType] | None = None
+    version: str | None = None
+    version_mode: str = Field(default="demote", pattern="^(demote|exclude)$")
+
+
+_ANCHOR_DROP = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+def slugify(heading: str) -> str:
+    """The anchor of a heading, as GitHub and the eval data compute it.
+
+    >>> slugify("Fix error `AUTH-1003`: SSO assertion")
+    'fix-error-auth-1003-sso-assertion'
+    """
+    text = heading.replace("`", "").strip().lower()
+    return _ANCHOR_DROP.sub("", text).replace(" ", "-")

@@ -1,0 +1,104 @@
+"""Hybrid retrieval on the fixture knowledge base, with the real model and indexes."""
+
+import pytest
+
+from nectarine import Filters, SourceType
+from nectarine.types import OptionError
+
+
+def ids(results):
+    return [r.chunk.doc_id + ("#" + r.chunk.anchor if r.chunk.anchor else "") for r in results]
+
+
+def test_result_carries_everything_a_citation_needs(nec):
+    (top,) = nec.search("users get AUTH-1003 after the certificate changed", k=1)
+    assert top.chunk.doc_id == "docs/sso" and top.chunk.anchor == "rotate-the-certificate"
+    assert top.url == "https://docs.example.test/admin/sso#rotate-the-certificate"
+    assert top.heading_path == ["Single sign-on", "Configure SAML", "Rotate the certificate"]
+    assert top.source is SourceType.DOCS and top.chunk.versions == ">=4.0"
+    assert top.chunk.date.isoformat() == "2026-10-13"
+    assert 0 < top.dense_score <= 1 and top.lexical_score > 0 and top.score > 0
+    assert top.rank == 1 and top.id == top.chunk.id
+
+
+def test_exact_error_code_is_found_by_the_lexical_side(nec):
+    hits = nec.search("REP-5040", k=3, mode="bm25")
+    assert hits[0].chunk.doc_id == "release-notes/4.3.0"
+    assert hits[0].dense_rank is None
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_modes_rank_the_obvious_page_first(nec, mode):
+    hits = nec.search("429 rate limited Retry-After header", k=3, mode=mode)
+    assert ids(hits)[0] == "docs/api-errors#rate-limits"
+
+
+def test_source_filter(nec):
+    hits = nec.search("session timeout", k=10, sources=["release-notes"])
+    assert hits and all(h.source is SourceType.RELEASE_NOTES for h in hits)
+    with pytest.raises(OptionError, match="choose one of: docs, blog, release-notes, support"):
+        nec.search("x", sources=["wiki"])
+
+
+def test_version_demotes_passages_for_other_versions(nec):
+    q = "how long is the idle session timeout"
+    old = nec.search(q, k=3, version="4.1")
+    new = nec.search(q, k=3, version="4.4")
+    assert old[0].chunk.anchor == "timeout-up-to-42" or old[0].chunk.doc_id == "docs/legacy-timeout"
+    assert new[0].chunk.anchor == "timeout-from-43"
+    legacy = [h for h in new if h.chunk.doc_id == "docs/legacy-timeout"]
+    assert all(not h.version_match for h in legacy)
+
+
+def test_version_exclude_drops_other_versions(nec):
+    hits = nec.search("auth.session_timeout", k=20, filters=Filters(version="4.5", version_mode="exclude"))
+    assert hits and all(h.chunk.doc_id != "docs/legacy-timeout" for h in hits)
+    assert all(h.version_match for h in hits)
+    # release notes of later versions do not apply to a 4.3 user
+    hits = nec.search("nectarine drafts support tickets", k=20, filters=Filters(version="4.3", version_mode="exclude"))
+    assert all(h.chunk.doc_id != "release-notes/4.5.0" for h in hits)
+
+
+def test_version_in_the_question_counts_when_none_is_given(nec):
+    hits = nec.search("I'm on 4.2, how long before an idle session times out?", k=2)
+    assert "docs/legacy-timeout" in ids(hits)[0] or ids(hits)[0].endswith("timeout-up-to-42")
+
+
+def test_what_changed_prefers_release_notes_up_to_the_users_version(nec):
+    hits = nec.search("what changed about the session timeout", k=3, version="4.3.0")
+    assert hits[0].source is SourceType.RELEASE_NOTES and hits[0].chunk.version == "4.3.0"
+    later = [h for h in hits if h.chunk.version == "4.5.0"]
+    assert all(not h.version_match for h in later)
+
+
+def test_follow_up_uses_history(nec):
+    history = [
+        {"role": "user", "content": "How do I set up single sign-on with SAML?"},
+        {"role": "assistant", "content": "Open Admin Console › Security › Single sign-on and paste the metadata URL."},
+    ]
+    alone = nec.search("and on mobile?", k=1)
+    followed = nec.search("and on mobile?", k=1, history=history)
+    assert alone[0].chunk.doc_id == "docs/mobile"  # on its own, "mobile" means the mobile app page
+    assert followed[0].chunk.anchor == "sso-on-mobile"
+
+
+def test_near_duplicates_are_collapsed(kb_copy, tmp_path, embedder):
+    from nectarine import Nectarine, ingest
+
+    text = (kb_copy / "docs" / "session-timeout.md").read_text()
+    (kb_copy / "docs" / "session-timeout-copy.md").write_text(text.replace("title: Idle session timeout", "title: Idle session timeout (copy)"))
+    ingest([kb_copy], tmp_path / "idx", embedder=embedder)
+    nec = Nectarine.load(tmp_path / "idx", embedder=embedder)
+    hits = nec.search("idle timeout defaults to 60 minutes from 4.3", k=5)
+    texts = [h.text for h in hits]
+    assert len(texts) == len(set(texts))
+    assert sum("defaults to 60 minutes" in t for t in texts) == 1
+
+
+def test_empty_query_returns_nothing(nec):
+    assert nec.search("   ") == []
+
+
+def test_beir_records_are_searchable(nec):
+    (top,) = nec.search("forgot password link", k=1)
+    assert top.chunk.doc_id == "kb-101" and top.source is SourceType.SUPPORT
