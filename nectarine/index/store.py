@@ -272,6 +272,11 @@ class IndexReader:
             out.update(dict(self._db.execute(q, part)))
         return out
 
+    def doc_sources(self) -> dict[str, str]:
+        """Document id -> source type, for every document in the index."""
+        q = "SELECT doc_id, json_extract(data, '$.source') FROM chunks GROUP BY doc_id"
+        return dict(self._db.execute(q))
+
     def files(self) -> dict:
         return json.loads((self.folder / "files.json").read_text())
 
