@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .index.embedder import Embedder, get_embedder
 from .index.store import IndexLoadError, IndexReader
+from .ingest.pipeline import vector_space
 from .retrieve.hybrid import HybridRetriever, RetrieverSettings, SearchMode
 from .types import Filters, Message, SearchResult, SourceType
 
@@ -39,10 +40,10 @@ class Nectarine:
         built = reader.manifest.model
         if embedder is None:
             embedder = get_embedder(built["name"], backend or built.get("backend", "torch"))
-        elif embedder.name != built["name"] or embedder.dimension != reader.manifest.dimension:
+        elif vector_space(embedder) != built.get("vector_space", built["name"]) or embedder.dimension != reader.manifest.dimension:
             raise IndexLoadError(
-                f"index at {index_dir} was built with {built['name']!r} ({reader.manifest.dimension} dimensions); "
-                f"the given embedder is {embedder.name!r} ({embedder.dimension}). Rebuild the index with "
+                f"index at {index_dir} was built with {built.get('vector_space', built['name'])!r} ({reader.manifest.dimension} "
+                f"dimensions); the given embedder is {vector_space(embedder)!r} ({embedder.dimension}). Rebuild the index with "
                 f"that model (nectarine ingest ... --index {index_dir} --model {embedder.name} --rebuild) "
                 "or load it without an embedder"
             )

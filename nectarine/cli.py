@@ -105,10 +105,10 @@ def print_ingest_report(report) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: Markdown, HTML, text, BEIR .jsonl.")],
     index: IndexOpt = DEFAULT_INDEX,
-    model: Annotated[str, typer.Option(help="sentence-transformers model: a packaged name or a local folder.")] = "all-MiniLM-L6-v2",
-    backend: Annotated[str, typer.Option(help="Embedding backend: torch, onnx, onnx-int8 or openvino.")] = "torch",
-    max_tokens: Annotated[int, typer.Option(help="Chunk budget in tiktoken tokens.")] = 200,
-    dense: Annotated[str, typer.Option(help="Dense index: flat (exact) or hnsw (large indexes).")] = "flat",
+    model: Annotated[Optional[str], typer.Option(help="sentence-transformers model: a packaged name or a local folder. Default: the index's, else all-MiniLM-L6-v2.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="Embedding backend: torch, onnx or onnx-int8. Default: the index's, else the default.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Chunk budget in tiktoken tokens. Default: the index's, else 200.")] = None,
+    dense: Annotated[Optional[str], typer.Option(help="Dense index: flat (exact) or hnsw (large indexes). Default: the index's, else flat.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore the existing index and build from scratch.")] = False,
     max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 5.0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON to this file.")] = None,
@@ -121,12 +121,13 @@ def ingest(
     from .types import OptionError
 
     try:
-        Backend.from_str(backend)
-        if dense not in ("flat", "hnsw"):
+        if backend:
+            Backend.from_str(backend)
+        if dense not in (None, "flat", "hnsw"):
             raise OptionError(f"unknown dense index {dense!r}; choose one of: flat, hnsw")
         report = run_ingest(
-            paths, index, model=model, backend=backend, chunker=ChunkerSettings(max_tokens=max_tokens),
-            dense=DenseSettings(kind=dense), rebuild=rebuild, max_file_bytes=int(max_file_mb * 1e6),
+            paths, index, model=model, backend=backend, chunker=ChunkerSettings(max_tokens=max_tokens) if max_tokens else None,
+            dense=DenseSettings(kind=dense) if dense else None, rebuild=rebuild, max_file_bytes=int(max_file_mb * 1e6),
         )
     except (FileNotFoundError, OptionError, IndexLoadError, EmbedderError) as exc:
         fail(str(exc))

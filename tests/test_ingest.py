@@ -94,7 +94,7 @@ def test_index_from_another_model_is_refused(kb_copy, tmp_path, embedder):
     gen = current_generation(idx)
     manifest = idx / gen / "manifest.json"
     data = json.loads(manifest.read_text())
-    data["model"]["name"] = "some-other-model"
+    data["model"]["name"] = data["model"]["vector_space"] = "some-other-model"
     manifest.write_text(json.dumps(data))
     with pytest.raises(IndexLoadError, match="--rebuild"):
         ingest([kb_copy], idx, embedder=embedder)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.embedder import DEFAULT_MODEL, Embedder, get_embedder
+from ..index.embedder import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, get_embedder
 from ..index.store import DenseSettings, IndexLoadError, IndexReader, Manifest, current_generation, write_generation
 from ..types import Chunk
 from .chunker import ChunkerSettings, ChunkStats, StructureAwareChunker
@@ -55,19 +55,23 @@ class IngestReport:
         return self.chunks / self.seconds if self.seconds else 0.0
 
 
-def embed_key(chunk: Chunk, model: str) -> str:
-    """Vectors are re-used when the embedded text and the model are the same."""
-    return hashlib.sha256(f"{model}\x1f{chunk.embed_text}".encode()).hexdigest()[:24]
+def embed_key(chunk: Chunk, vector_space: str) -> str:
+    """Vectors are re-used when the embedded text and the vector space (model, precision) are the same."""
+    return hashlib.sha256(f"{vector_space}\x1f{chunk.embed_text}".encode()).hexdigest()[:24]
+
+
+def vector_space(embedder: Embedder) -> str:
+    return getattr(embedder, "vector_space", embedder.name)
 
 
 def _compatible(prev: IndexReader, embedder: Embedder, rebuild: bool) -> bool:
     built = prev.manifest.model
-    if built.get("name") != embedder.name or prev.manifest.dimension != embedder.dimension:
+    if built.get("vector_space", built.get("name")) != vector_space(embedder) or prev.manifest.dimension != embedder.dimension:
         if rebuild:
             return False
         raise IndexLoadError(
-            f"the index at {prev.folder.parent} was built with model {built.get('name')!r} "
-            f"({prev.manifest.dimension} dimensions), not {embedder.name!r} ({embedder.dimension}); "
+            f"the index at {prev.folder.parent} was built with {built.get('vector_space', built.get('name'))!r} "
+            f"({prev.manifest.dimension} dimensions), not {vector_space(embedder)!r} ({embedder.dimension}); "
             "vectors from two models cannot be mixed. Rebuild it with --rebuild"
         )
     return not rebuild
@@ -78,13 +82,13 @@ def ingest(
     index_dir: str | Path,
     *,
     embedder: Embedder | None = None,
-    model: str = DEFAULT_MODEL,
-    backend: str = "torch",
+    model: str | None = None,
+    backend: str | None = None,
     chunker: ChunkerSettings | None = None,
     dense: DenseSettings | None = None,
     rebuild: bool = False,
     max_file_bytes: int = MAX_FILE_BYTES,
-    batch_size: int = 64,
+    batch_size: int = 16,
     progress: ProgressFn | None = None,
 ) -> IngestReport:
     """Build or incrementally update the index at ``index_dir`` from files under ``paths``."""
@@ -92,9 +96,6 @@ def ingest(
     index_dir = Path(index_dir)
     report = IngestReport(index_dir=str(index_dir))
     tick = progress or (lambda stage, done, total: None)
-    settings = chunker or ChunkerSettings()
-    embedder = embedder or get_embedder(model, backend)
-
     files = list(discover([Path(p) for p in paths]))  # a wrong path fails here, before any work
     report.files = len(files)
 
@@ -105,8 +106,14 @@ def ingest(
         except IndexLoadError:
             if not rebuild:
                 raise
-        if prev is not None and not _compatible(prev, embedder, rebuild):
-            prev = None
+    # Settings not given keep what the existing index was built with.
+    built = prev.manifest if prev is not None and not rebuild else None
+    settings = chunker or (ChunkerSettings(**built.chunker) if built else ChunkerSettings())
+    if embedder is None:
+        embedder = get_embedder(model or (built.model["name"] if built else DEFAULT_MODEL),
+                                backend or (built.model.get("backend", DEFAULT_BACKEND) if built else DEFAULT_BACKEND))
+    if prev is not None and not _compatible(prev, embedder, rebuild):
+        prev = None
     prev_files = prev.files()["files"] if prev else {}
     same_chunking = prev is not None and prev.manifest.chunker == settings.as_dict()
 
@@ -203,7 +210,7 @@ def ingest(
     chunks = [by_id[cid] for cid in order]
 
     t_embed = time.perf_counter()
-    keys = [embed_key(c, embedder.name) for c in chunks]
+    keys = [embed_key(c, vector_space(embedder)) for c in chunks]
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
     todo: list[int] = []
     for i, k in enumerate(keys):
