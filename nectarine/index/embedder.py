@@ -113,9 +113,8 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.backend = Backend.from_str(backend)
         self.device = device
-        self.path, sha = resolve_model(model)
-        if verify and sha is not None:
-            verify_weights(Path(self.path), sha)
+        self.path, self._sha = resolve_model(model)
+        self._verify = verify
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -142,6 +141,9 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _load(self):
+        # Checked when the weights are about to be used; counting word pieces needs only the tokenizer.
+        if self._verify and self._sha is not None:
+            verify_weights(Path(self.path), self._sha)
         if self.backend is not Backend.TORCH:
             return OnnxRuntimeEncoder(self.path, quantized=self.backend is Backend.ONNX_INT8, tokenizer=self.tokenizer)
         from sentence_transformers import SentenceTransformer

@@ -13,10 +13,12 @@ repeated and a code fence re-opened in every piece.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from markdown_it import MarkdownIt
 
@@ -29,12 +31,25 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`\[])")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s", re.M)
 
 
-def tiktoken_counter() -> Callable[[str], int]:
-    """Token counts with cl100k_base, loaded from llama-index's bundled file (no download)."""
-    from llama_index.core.utils import get_tokenizer
+@functools.lru_cache(maxsize=1)
+def _cl100k():
+    """cl100k_base from the copy llama-index-core ships, so tiktoken never downloads it."""
+    import importlib.util
+    import os
 
-    encode = get_tokenizer()
-    return lambda text: len(encode(text))
+    import tiktoken
+
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec and spec.submodule_search_locations:
+        cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "tiktoken_cache"
+        if cache.is_dir():
+            os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(cache))
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def tiktoken_counter() -> Callable[[str], int]:
+    """Token counts with tiktoken's cl100k_base (what the chunk budget is measured in)."""
+    return lambda text: len(_cl100k().encode(text, disallowed_special=()))
 
 
 @dataclass(frozen=True)
