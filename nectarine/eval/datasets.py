@@ -127,3 +127,24 @@ def load_dataset(root: str | Path) -> Dataset:
                     raise DatasetError(f"{tsv}:{n}: score {score!r} is not a number") from None
         qrels[split] = table
     return Dataset(root=root, name=root.name, corpus_paths=corpus_paths, queries=queries, qrels=qrels)
+
+
+def corpus_section_ids(paths: list[Path]) -> dict[str, str]:
+    """Every id a qrel may name: document ids and ``doc#anchor`` ids, each with its heading path."""
+    from ..ingest.chunker import parse_sections
+    from ..ingest.loaders import SkipFile, discover, load_file
+
+    out: dict[str, str] = {}
+    for path, root in discover(paths):
+        try:
+            docs, _ = load_file(path, root)
+        except SkipFile:
+            continue
+        for doc in docs:
+            out[doc.id] = doc.title
+            if doc.metadata.get("format") == "text":
+                continue
+            for section in parse_sections(doc.text):
+                if section.headings:
+                    out[f"{doc.id}#{section.headings[-1][1]}"] = " › ".join([doc.title] + [h for h, _ in section.headings])
+    return out
