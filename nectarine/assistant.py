@@ -11,20 +11,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from .index.embedder import Embedder, get_embedder
 from .index.store import IndexLoadError, IndexReader
 from .ingest.pipeline import vector_space
 from .retrieve.hybrid import HybridRetriever, RetrieverSettings, SearchMode
-from .types import Filters, Message, SearchResult, SourceType
+from .types import Answer, AskContext, Filters, Message, SearchResult, SourceType
+
+NOT_FOUND = "I could not find this in Nectain's documentation, blog or release notes."
+OUT_OF_SCOPE = ("I can only help with Nectain: its features, settings, errors and releases. "
+                "This question is outside what Nectain's documentation covers.")
 
 
 class Nectarine:
     """Nectain's assistant over one index."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None = None) -> None:
+    def __init__(self, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None = None, *,
+                 answerer: str = "offline", answerer_options: dict | None = None) -> None:
+        from .answer.base import get_answerer
+        from .answer.confidence import ConfidenceModel
+        from .answer.verify import CitationVerifier
+
         self.reader = reader
         self.embedder = embedder
         self.retriever = HybridRetriever(reader, embedder, settings)
+        self.offline = get_answerer("offline", idf=reader.lexical.idf)
+        self.answerer = self.offline if answerer == "offline" else get_answerer(answerer, **(answerer_options or {}))
+        self.verifier = CitationVerifier(embedder)
+        self.confidence = ConfidenceModel.load()
 
     @classmethod
     def load(
@@ -34,6 +49,8 @@ class Nectarine:
         embedder: Embedder | None = None,
         backend: str | None = None,
         settings: RetrieverSettings | None = None,
+        answerer: str = "offline",
+        answerer_options: dict | None = None,
     ) -> Nectarine:
         """Open the live generation of ``index_dir`` with the embedding model it was built with."""
         reader = IndexReader.open(Path(index_dir))
@@ -47,7 +64,7 @@ class Nectarine:
                 f"that model (nectarine ingest ... --index {index_dir} --model {embedder.name} --rebuild) "
                 "or load it without an embedder"
             )
-        return cls(reader, embedder, settings)
+        return cls(reader, embedder, settings, answerer=answerer, answerer_options=answerer_options)
 
     def search(
         self,
@@ -78,3 +95,108 @@ class Nectarine:
     @property
     def manifest(self):
         return self.reader.manifest
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for: the model, the index pages, the language detector."""
+        from .answer.policy import detect_language
+
+        detect_language("Wie lange dauert es, bis eine Sitzung abläuft?")
+        self.search("warm up", k=1)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Message | dict] | None = None,
+        context: AskContext | dict | None = None,
+        *,
+        k: int = 6,
+    ) -> Answer:
+        """Answer ``question`` from the docs, with numbered citations, a confidence and a handoff verdict.
+
+        >>> nec.ask("how long before an idle session ends?", context={"version": "4.2"}).text  # doctest: +SKIP
+        'Up to Nectain 4.2 an idle session ends after 30 minutes [1].'
+        """
+        import time
+
+        from .answer.base import AnswererUnavailable
+        from .answer.confidence import FEATURES, evidence_features, reasons
+        from .answer.policy import SUPPORT_LANGUAGE_NOTE, detect_language, escalation
+        from .answer.units import escape_html, looks_like_injection
+
+        clock = time.perf_counter
+        t0 = clock()
+        timings: dict[str, float] = {}
+        ctx = AskContext.model_validate(context) if isinstance(context, dict) else (context or AskContext())
+        history = list(history or [])
+
+        language = detect_language(question)
+        esc = escalation(question)
+        timings["policy"] = clock() - t0
+
+        t = clock()
+        results = self.search(question, k=k, history=history, version=ctx.version)
+        timings["retrieve"] = clock() - t
+
+        t = clock()
+        notes: list[str] = []
+        answerer = self.answerer
+        try:
+            draft = answerer.answer(question, results, history=history, context=ctx)
+        except AnswererUnavailable as exc:
+            answerer = self.offline
+            draft = self.offline.answer(question, results, history=history, context=ctx)
+            notes.append(f"The language model is unavailable ({exc}); this answer was composed directly from the docs.")
+        notes.extend(draft.notes)
+        timings["answer"] = clock() - t
+
+        t = clock()
+        vectors = None
+        if answerer is not self.offline and results and all(r.row is not None for r in results):
+            vectors = np.asarray(self.reader.vectors[[r.row for r in results]])  # semantic support for generated text
+        verified = self.verifier.verify(draft.text, results, vectors)
+        timings["verify"] = clock() - t
+
+        t = clock()
+        ev = evidence_features(question, results, verified.text, verified.supported_rate, self.reader.lexical.idf, version=ctx.version)
+        confidence = self.confidence.predict(ev)
+        injection = looks_like_injection(question)  # "ignore your instructions...": answered like any off-topic message
+        out_of_scope = (self.confidence.out_of_scope(ev) or injection) and esc is None
+        supported = sum(1 for c in verified.sentences if c.supported)
+        why = reasons(ev, version=ctx.version, results=results, sentences_total=len(verified.sentences),
+                      sentences_supported=supported, out_of_scope=out_of_scope)
+        if injection:
+            why.insert(0, "the message asks the assistant to change its instructions")
+        timings["confidence"] = clock() - t
+
+        text, citations = verified.text, verified.citations
+        handoff, handoff_reason = False, None
+        if out_of_scope:
+            text, citations, confidence = OUT_OF_SCOPE, [], min(confidence, 0.05)
+        elif esc is not None:
+            handoff, handoff_reason = True, f"needs support: {esc.label}"
+        elif not text:
+            text, citations = NOT_FOUND, []
+            handoff, handoff_reason = True, "no passage answers the question"
+        elif confidence < self.confidence.threshold:
+            handoff, handoff_reason = True, f"low confidence ({confidence:.2f}): " + "; ".join(why)
+        if language != "en":
+            notes.insert(0, SUPPORT_LANGUAGE_NOTE)
+        timings["total"] = clock() - t0
+        return Answer(
+            question=question,
+            text=escape_html(text),
+            citations=citations,
+            confidence=round(float(confidence), 4),
+            reasons=why,
+            handoff_recommended=handoff,
+            handoff_reason=handoff_reason,
+            language=language,
+            notes=notes,
+            answerer=answerer.name,
+            sentences=verified.sentences,
+            supported_rate=round(verified.supported_rate, 4),
+            evidence={f: round(v, 4) for f, v in zip(FEATURES, ev.vector())},
+            results=results,
+            timings_ms={k_: round(v * 1000, 2) for k_, v in timings.items()},
+            session_id=ctx.session_id,
+        )

@@ -35,7 +35,7 @@ IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder (bui
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -213,6 +213,111 @@ def search(
         console.print(results_table(results, query))
 
 
+def _load_assistant(index: Path, answerer: str, base_url: Optional[str], model: Optional[str], timeout: float):
+    from .answer.base import AnswererUnavailable
+    from .assistant import Nectarine
+    from .index.store import IndexLoadError
+    from .types import OptionError
+
+    options = {}
+    if answerer == "openai":
+        options = {k: v for k, v in {"base_url": base_url, "model": model, "timeout": timeout}.items() if v is not None}
+    try:
+        nec = Nectarine.load(index, answerer=answerer, answerer_options=options)
+    except (IndexLoadError, OptionError, AnswererUnavailable) as exc:
+        fail(str(exc))
+    nec.warm_up()
+    return nec
+
+
+def print_answer(answer) -> None:
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    for note in answer.notes:
+        console.print(f"[italic]{note}[/]")
+    colour = "green" if answer.confidence >= 0.7 else "yellow" if answer.confidence >= 0.4 else "red"
+    console.print(Panel(Markdown(answer.text), title=f"Nectarine ({answer.answerer})",
+                        subtitle=f"confidence [{colour}]{answer.confidence:.2f}[/]", border_style=colour))
+    if answer.citations:
+        sources = Table(title="Sources", header_style="bold", show_lines=False)
+        sources.add_column("#", justify="right")
+        sources.add_column("section")
+        sources.add_column("type")
+        sources.add_column("link")
+        for c in answer.citations:
+            sources.add_row(str(c.number), " › ".join(c.heading_path), c.source.value, c.url)
+        console.print(sources)
+    console.print("[dim]why: " + "; ".join(answer.reasons) + "[/]")
+    if answer.handoff_recommended:
+        console.print(f"[bold yellow]Contact support recommended:[/] {answer.handoff_reason}")
+
+
+AnswererOpt = Annotated[str, typer.Option(help="offline (default, no LLM), openai (any OpenAI-compatible endpoint) or llamacpp (in-process GGUF).")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (default $NECTARINE_LLM_BASE_URL); the key is read from $NECTARINE_LLM_API_KEY.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name at the endpoint (default $NECTARINE_LLM_MODEL).")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the language model before falling back to the offline answer.")]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, as a user would type it.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    version: Annotated[Optional[str], typer.Option(help="The user's Nectain version, e.g. 4.2.")] = None,
+    answerer: AnswererOpt = "offline",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+) -> None:
+    """Answer a question with numbered citations, a confidence and a handoff verdict."""
+    from .versions import Version, VersionError
+
+    if version:
+        try:
+            Version.parse(version)
+        except VersionError as exc:
+            fail(str(exc))
+    nec = _load_assistant(index, answerer, base_url, model, timeout)
+    answer = nec.ask(question, context={"version": version})
+    if json_output:
+        print(answer.model_dump_json(indent=2))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+def chat(
+    index: IndexOpt = DEFAULT_INDEX,
+    version: Annotated[Optional[str], typer.Option(help="The user's Nectain version, e.g. 4.2.")] = None,
+    answerer: AnswererOpt = "offline",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    timeout: TimeoutOpt = 30.0,
+) -> None:
+    """An interactive conversation: follow-up questions use what was asked before."""
+    nec = _load_assistant(index, answerer, base_url, model, timeout)
+    _chat_loop(nec, version)
+
+
+def _chat_loop(nec, version: Optional[str]) -> None:
+    import uuid
+
+    session = uuid.uuid4().hex[:12]
+    history: list[dict] = []
+    console.print(f"Ask about Nectain (session {session}). An empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = console.input("[bold green]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        answer = nec.ask(question, history=history, context={"version": version, "session_id": session})
+        print_answer(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
 @app.command()
 def start(
     corpus: Annotated[Path, typer.Option(help="Knowledge base folder.")] = DEFAULT_CORPUS,
@@ -223,80 +328,9 @@ def start(
     report = run_ingest([corpus], index)
     print_ingest_report(report)
     t0 = time.perf_counter()
-    nec = _load(index)
-    console.print(f"Loaded {nec.reader.size} chunks in {time.perf_counter() - t0:.1f} s. "
-                  "Type a question (empty line or Ctrl-D to quit).")
-    history: list[dict] = []
-    while True:
-        try:
-            query = console.input("[bold green]you>[/] ").strip()
-        except (EOFError, KeyboardInterrupt):
-            break
-        if not query:
-            break
-        results = nec.search(query, k=5, history=history, version=version)
-        console.print(results_table(results, query))
-        history.append({"role": "user", "content": query})
-
-
-eval_app = typer.Typer(help="Offline evaluation: retrieval quality on BEIR-layout datasets.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
-
-
-def _write_json(path: Optional[Path], data: dict) -> None:
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, default=str))
-        console.print(f"wrote {path}")
-
-
-def metrics_table(title: str, rows: dict[str, dict], columns: list[str]) -> Table:
-    table = Table(title=title, header_style="bold")
-    table.add_column("", no_wrap=True)
-    for c in columns:
-        table.add_column(SHORT.get(c, c), justify="right")
-    for name, m in rows.items():
-        table.add_row(name, *[("-" if c not in m else f"{m[c]:.3f}" if isinstance(m[c], float) else str(m[c])) for c in columns])
-    return table
-
-
-SHORT = {"ndcg@10": "nDCG@10", "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "recall@20": "R@20", "mrr@10": "MRR@10", "queries": "n"}
-RETRIEVAL_COLUMNS = ["ndcg@10", "recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "queries"]
-
-
-@eval_app.command("retrieval")
-def eval_retrieval(
-    dataset_dir: Annotated[Path, typer.Argument(help="BEIR dataset folder: corpus.jsonl (or dataset.yaml), queries.jsonl, qrels/.")],
-    index: Annotated[Optional[Path], typer.Option("--index", "-i", help="Index folder; built or updated from the dataset's corpus. Default: indexes/<dataset name>.")] = None,
-    split: Annotated[str, typer.Option(help="Which qrels split to score.")] = "test",
-    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-query results here.")] = None,
-) -> None:
-    """nDCG@10, recall@1/5/10/20, MRR@10 and latency, by source type and by first turn vs follow-up."""
-    from .eval.datasets import DatasetError, load_dataset
-    from .eval.retrieval import evaluate_retrieval
-    from .retrieve.hybrid import SearchMode
-    from .types import OptionError
-
-    try:
-        SearchMode.from_str(mode)
-        dataset = load_dataset(dataset_dir)
-        dataset.queries_for(split)
-    except (DatasetError, OptionError) as exc:
-        fail(str(exc))
-    index = index or Path("indexes") / dataset.name
-    report = run_ingest(dataset.corpus_paths, index)
-    if not report.up_to_date:
-        print_ingest_report(report)
-    nec = _load(index)
-    with _progress() as progress:
-        task = progress.add_task(f"{split} queries", total=None)
-        result = evaluate_retrieval(nec, dataset, split=split, mode=mode,
-                                    progress=lambda done, total: progress.update(task, completed=done, total=total))
-    m = result["metrics"]
-    console.print(metrics_table(f"Retrieval on {dataset.name}/{split} ({mode})", {"all": m, **result["breakdown"]}, RETRIEVAL_COLUMNS))
-    console.print(f"latency p50 {m['latency_ms_p50']:.1f} ms, p95 {m['latency_ms_p95']:.1f} ms (query embedding included)")
-    _write_json(json_out, result)
+    nec = _load_assistant(index, "offline", None, None, 30.0)
+    console.print(f"Loaded {nec.reader.size} passages in {time.perf_counter() - t0:.1f} s.")
+    _chat_loop(nec, version)
 
 
 def main() -> None:

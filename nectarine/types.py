@@ -102,6 +102,7 @@ class SearchResult(BaseModel):
     lexical_rank: int | None = None
     version_match: bool = True
     rank: int = 0
+    row: int | None = Field(default=None, exclude=True)  # position in the index (for its stored vector)
 
     # Flat accessors, so callers write result.title rather than result.chunk.title.
     @property
@@ -159,3 +160,58 @@ def slugify(heading: str) -> str:
     """
     text = heading.replace("`", "").strip().lower()
     return _ANCHOR_DROP.sub("", text).replace(" ", "-")
+
+
+# --------------------------------------------------------------------------- answering
+
+
+class AskContext(BaseModel):
+    """What the chat panel knows about the user; every field is optional."""
+
+    version: str | None = None  # the user's Nectain version, from the host page
+    page_url: str | None = None
+    user_agent: str | None = None
+    language: str | None = None  # the browser's language, e.g. "de-DE"
+    session_id: str | None = None
+
+
+class Citation(BaseModel):
+    """A numbered source: the passage an answer sentence rests on, and the span quoted from it."""
+
+    number: int
+    chunk_id: str
+    title: str
+    heading_path: list[str]
+    url: str
+    source: SourceType
+    versions: str = "all"
+    quote: str  # the supporting span, verbatim from the passage
+
+
+class SentenceCheck(BaseModel):
+    """The verdict on one answer sentence."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    support: float  # 0..1, the best of lexical and semantic support
+    note: str = ""  # e.g. "citation moved from [3] to [1]", "removed: no passage supports it"
+
+
+class Answer(BaseModel):
+    question: str
+    text: str  # Markdown with [n] markers; raw HTML from documents is escaped
+    citations: list[Citation] = Field(default_factory=list)
+    confidence: float = 0.0
+    reasons: list[str] = Field(default_factory=list)  # why the confidence is what it is
+    handoff_recommended: bool = False
+    handoff_reason: str | None = None
+    language: str = "en"
+    notes: list[str] = Field(default_factory=list)  # shown to the user: language, fallbacks
+    answerer: str = "offline"
+    sentences: list[SentenceCheck] = Field(default_factory=list)
+    supported_rate: float = 1.0
+    evidence: dict[str, float] = Field(default_factory=dict)  # the features behind the confidence
+    results: list[SearchResult] = Field(default_factory=list, exclude=True)  # the passages it drew on
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    session_id: str | None = None

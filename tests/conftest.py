@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# Rich wraps tables to the terminal width; a wide one keeps CLI output assertable.
+os.environ.setdefault("COLUMNS", "250")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KB = FIXTURES / "kb"

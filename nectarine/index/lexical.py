@@ -81,3 +81,14 @@ class LexicalIndex:
         if not ids:
             return np.zeros(n, dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each token (a token not in the index gets the maximum)."""
+        indptr = self.retriever.scores["indptr"]
+        n = int(self.retriever.scores["num_docs"])
+        out = {}
+        for t in tokens:
+            i = self.vocab.get(t)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None else 0
+            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return out

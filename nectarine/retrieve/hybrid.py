@@ -201,6 +201,7 @@ class HybridRetriever:
                 lexical_rank=lex_rank.get(row) if row in lex_rank else None,
                 version_match=ok,
                 rank=rank,
+                row=row,
             )
             for rank, ((score, row, ok), chunk) in enumerate(zip(picked, chunks), 1)
         ]

@@ -1,0 +1,74 @@
+"""What every answerer shares: one small interface and a registry.
+
+An answerer turns a question and numbered passages into a draft whose sentences cite the passages
+as ``[1]``, ``[2]``... Verification, confidence and handoff happen after it, the same for all.
+
+>>> answerer = get_answerer("offline")
+>>> draft = answerer.answer("How do I rotate the SAML certificate?", passages)  # doctest: +SKIP
+>>> draft.text
+'Upload the new IdP signing certificate before the old one expires [1].'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..types import AskContext, Message, SearchResult
+
+
+class AnswererUnavailable(RuntimeError):
+    """The answerer cannot answer now (endpoint down, model missing); callers fall back to offline."""
+
+
+@dataclass
+class AnswerDraft:
+    text: str  # Markdown with [n] markers, n = 1-based position in the passages given
+    answerer: str
+    notes: list[str] = field(default_factory=list)
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(
+        self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (), context: AskContext | None = None
+    ) -> AnswerDraft: ...
+
+    def stream(
+        self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (), context: AskContext | None = None
+    ) -> Iterator[str]:
+        """Text as it is produced; the default yields the whole answer at once."""
+        ...
+
+
+ANSWERERS: dict[str, type] = {}
+
+
+def register(name: str):
+    """Class decorator: make an answerer available by name (plugins can add their own)."""
+
+    def wrap(cls: type) -> type:
+        ANSWERERS[name] = cls
+        return cls
+
+    return wrap
+
+
+def get_answerer(name: str, **options) -> Answerer:
+    from importlib.metadata import entry_points
+
+    from . import offline  # noqa: F401  (registers "offline")
+
+    if name not in ANSWERERS:
+        for ep in entry_points(group="nectarine.answerers"):
+            if ep.name == name:
+                ANSWERERS[name] = ep.load()
+    if name in ("openai", "llamacpp") and name not in ANSWERERS:
+        from . import llm  # noqa: F401  (registers the LLM answerers)
+    if name not in ANSWERERS:
+        from ..types import OptionError
+
+        raise OptionError(f"unknown answerer {name!r}; choose one of: {', '.join(sorted({*ANSWERERS, 'openai', 'llamacpp'}))}")
+    return ANSWERERS[name](**options)

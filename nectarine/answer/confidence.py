@@ -1,0 +1,140 @@
+"""Confidence: retrieval evidence and answer support, combined by a logistic model fitted on dev.
+
+The features are the ones a careful reader would look at: how close the best passage is, how far
+ahead of the next it is, whether the dense and lexical searches agree, whether every important word
+of the question appears somewhere in the passages, whether the passages are for the user's version,
+and how much of the answer the verifier could support. ``scripts/calibrate_confidence.py`` fits the
+weights and the handoff threshold on the eval dev split and writes ``confidence.json``.
+
+>>> features = evidence_features(question, results, verified, idf)  # doctest: +SKIP
+>>> ConfidenceModel.load().predict(features)                       # doctest: +SKIP
+0.81
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..index.lexical import lexical_tokens
+from ..types import SearchResult
+
+MODEL_FILE = Path(__file__).with_name("confidence.json")
+FEATURES = ("top_dense", "margin", "lexical_top", "agreement", "version_ok", "supported_rate", "coverage",
+            "missing_salient", "answer_words", "empty")
+
+
+@dataclass
+class Evidence:
+    top_dense: float = 0.0
+    margin: float = 0.0
+    lexical_top: float = 0.0
+    agreement: float = 0.0
+    version_ok: float = 1.0
+    supported_rate: float = 0.0
+    coverage: float = 0.0
+    missing_salient: float = 0.0
+    answer_words: float = 0.0
+    empty: float = 1.0
+    missing_terms: tuple[str, ...] = ()  # surface words of the question that no passage contains
+
+    def vector(self) -> list[float]:
+        return [float(getattr(self, f)) for f in FEATURES]
+
+
+def evidence_features(question: str, results: Sequence[SearchResult], answer_text: str, supported_rate: float,
+                      idf: Callable[[Sequence[str]], dict[str, float]] | None = None, *, version: str | None = None) -> Evidence:
+    ev = Evidence()
+    if not results:
+        return ev
+    top = results[0]
+    ev.top_dense = float(top.dense_score or 0.0)
+    second = results[1].score if len(results) > 1 else 0.0
+    ev.margin = (top.score - second) / top.score if top.score > 0 else 0.0
+    ev.lexical_top = math.log1p(max(0.0, top.lexical_score or 0.0))
+    head = results[:3]
+    ev.agreement = sum(1 for r in head if r.dense_rank is not None and r.lexical_rank is not None and r.dense_rank < 10 and r.lexical_rank < 10) / len(head)
+    ev.version_ok = 1.0 if (version is None or top.version_match) else 0.0
+    ev.supported_rate = supported_rate
+    words = answer_text.split()
+    ev.answer_words = math.log1p(len(words))
+    ev.empty = 0.0 if words else 1.0
+
+    # Which question words do the passages contain? Weighted by IDF, so "Google Chat" matters and "how" does not.
+    surface: dict[str, str] = {}
+    for word in question.replace("?", " ").split():
+        for tok in lexical_tokens(word):
+            surface.setdefault(tok, word.strip(".,;:!()\"'"))
+    terms = sorted(surface)
+    if terms:
+        weights = idf(terms) if idf else {t: 1.0 for t in terms}
+        present = set()
+        for r in results[:5]:
+            present |= set(lexical_tokens(r.chunk.embed_text))
+        total = sum(weights.values()) or 1.0
+        ev.coverage = sum(w for t, w in weights.items() if t in present) / total
+        heavy = max(weights.values())
+        missing = [t for t in terms if t not in present and weights[t] >= 0.6 * heavy]
+        ev.missing_salient = 1.0 if missing else 0.0
+        ev.missing_terms = tuple(dict.fromkeys(surface[t] for t in missing))
+    return ev
+
+
+@dataclass
+class ConfidenceModel:
+    weights: list[float]
+    bias: float
+    threshold: float = 0.5  # below this, handoff is recommended
+    out_of_scope_dense: float = 0.3  # best passage cosine below this, with little word overlap: out of scope
+    out_of_scope_coverage: float = 0.35
+    fitted_on: str = "hand-set defaults (run scripts/calibrate_confidence.py)"
+    means: list[float] | None = None
+    scales: list[float] | None = None
+
+    @classmethod
+    def default(cls) -> ConfidenceModel:
+        # Before calibration: a sensible hand-set model (dense similarity, coverage, support dominate).
+        return cls(weights=[6.0, 1.0, 0.3, 0.5, 1.0, 2.0, 3.0, -1.0, 0.2, -3.0], bias=-6.5)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> ConfidenceModel:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        return cls.default()
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    def predict(self, ev: Evidence) -> float:
+        x = ev.vector()
+        if self.means is not None and self.scales is not None:
+            x = [(v - m) / s if s else 0.0 for v, m, s in zip(x, self.means, self.scales)]
+        z = self.bias + sum(w * v for w, v in zip(self.weights, x))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def out_of_scope(self, ev: Evidence) -> bool:
+        return ev.top_dense < self.out_of_scope_dense and ev.coverage < self.out_of_scope_coverage
+
+
+def reasons(ev: Evidence, *, version: str | None, results: Sequence[SearchResult], sentences_total: int, sentences_supported: int,
+            out_of_scope: bool) -> list[str]:
+    """The reasons behind a confidence, in words a user and the docs team can act on."""
+    out: list[str] = []
+    if out_of_scope:
+        out.append("out of scope: nothing in Nectain's documentation is close to this question")
+    if ev.missing_terms:
+        out.append("no passage mentions " + ", ".join(f'"{t}"' for t in ev.missing_terms[:4]))
+    if version and results and not results[0].version_match:
+        out.append(f"docs are for {results[0].chunk.versions}, you are on {version}")
+    if sentences_total and sentences_supported < sentences_total:
+        out.append(f"{sentences_total - sentences_supported} of {sentences_total} sentences could not be verified against the sources")
+    if results and len(results) > 1 and ev.margin < 0.02 and results[0].chunk.doc_id != results[1].chunk.doc_id:
+        out.append("several pages match equally well")
+    if ev.empty:
+        out.append("no passage answers the question")
+    if not out:
+        out.append("the sources match the question closely" if ev.top_dense >= 0.5 else "the best sources match only loosely")
+    return out

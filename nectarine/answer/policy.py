@@ -1,0 +1,98 @@
+"""When to hand off whatever retrieval finds, which language a message is in, and what is out of scope.
+
+Some messages go to support because no document can fix them (the Support Center's Highest-priority
+examples: an outage for everyone, a security breach, data loss, nobody can log in), or because the
+user asks for a person. These are rules, not a model: they must fire on a calm one-liner as surely
+as on a panicked essay, and never on anger alone.
+
+>>> escalation("Nobody in the company can log in since 9am")
+Escalation(reason='login-all', label='nobody can log in', match='Nobody in the company can log in')
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+_ALL = r"(every\s?(one|body)|all (our |the |of (our |the ))?(users|staff|employees|people|colleagues)|the (whole|entire) (company|org\w*|team|tenant|workspace)|nobody|no ?one|company[- ]wide|alle[nm]?|tout le monde|personne|todos|nadie|tutti|nessuno|wszyscy|nikt)"
+RULES: list[tuple[str, str, re.Pattern]] = [
+    ("human-request", "asks for a person", re.compile(
+        r"\b((talk|speak|chat) (to|with) (a |an |some)?(human|person|agent|someone|somebody|real person|support)|"
+        r"(get|want|need) (me )?(a |an )?(human|real person|agent|support person)|human (support|agent|please)|"
+        r"(contact|call|escalate to|open a ticket with|get me) (your )?support|open a (support )?ticket|"
+        r"mit einem menschen|einen mitarbeiter|parler à (un|une) (humain|personne|conseiller)|hablar con (una persona|un humano|alguien)|"
+        r"parlare con (una persona|un operatore)|porozmawiać z (człowiekiem|konsultantem))", re.I)),
+    ("security", "security incident or unauthorised access", re.compile(
+        r"\b(breach\w*|hack(ed|er)|compromis\w+|unauthori[sz]ed|intrusion|leak(ed)?|stolen (token|password|credential)s?|"
+        r"(logged|signed) in as (our|my|the) \w+|someone (else )?(logged|signed) in|suspicious (login|sign.in|access)|ransomware|phishing|"
+        r"exfiltrat\w+|(ex|former)[- ]employee\W.{0,80}(logged|signed|export|access|download)\w*|"
+        r"sicherheitsvorfall|unbefugt\w*|violation de (données|sécurité)|accès non autorisé|acceso no autorizado|accesso non autorizzato|nieautoryzowan\w+)", re.I | re.S)),
+    ("data-loss", "data loss or corruption", re.compile(
+        r"\b((data|records?|entries|files?|attachments?|history) (is |are |were |was |has been |have been )?(gone|lost|vanished|disappeared|missing|wiped|deleted|corrupt\w*)|"
+        r"(lost|losing|deleted|wiped) (all |half |most |some )?(of )?(our |the |my )?(data|records)|corrupt\w*|"
+        r"datenverlust|daten (sind )?(weg|verloren|gelöscht)|perte de données|données (perdues|supprimées|disparues)|pérdida de datos|datos (perdidos|borrados)|"
+        r"dati (persi|cancellati)|utrat\w+ danych)", re.I)),
+    ("login-all", "nobody can log in", re.compile(
+        _ALL + r"\W+(\w+\W+){0,6}?(can'?n?o?t|cannot|unable to|is unable to|are unable to|kann|können|ne peut|ne peuvent|no puede|pueden|può|mogą)\W+(\w+\W+){0,3}?"
+        r"(log ?in|sign ?in|access|anmelden|einloggen|se connecter|iniciar sesión|acceder|accedere|zalogować)", re.I)),
+    ("login-all", "nobody can log in", re.compile(
+        r"\b(nobody|no ?one|none of (us|our users)|niemand|personne|nadie|nessuno|nikt)\W+(\w+\W+){0,6}?(can|could|is able to|kann|peut|puede|può|może)\W+(\w+\W+){0,2}?"
+        r"(log ?in|sign ?in|access|anmelden|einloggen|se connecter|iniciar sesión|acceder|accedere|zalogować)", re.I)),
+    ("outage", "outage for everyone", re.compile(
+        r"\b((nectain|the (app|platform|system|site|service)|everything|it) (is |'s )?(completely )?(down|offline|unreachable|not loading)( for (everyone|all|the whole))?|"
+        r"(complete|total|full|major) (outage|downtime)|outage|down for (everyone|all|the whole)|503 for everyone|"
+        r"nicht erreichbar|komplett ausgefallen|ausfall|panne (générale|totale)|est en panne|caída total|está caído|non funziona per nessuno|awaria)", re.I)),
+]
+# "everyone gets AUTH-1003": a documented error, but company-wide, so the documented fix did not fix it.
+_COMPANY_WIDE_ERROR = re.compile(_ALL + r"\W+(\w+\W+){0,5}?(gets?|see|sees|getting|seeing|hits?|receives?|bekommt|reçoit|recibe|riceve)\W", re.I)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    reason: str
+    label: str
+    match: str
+
+
+def escalation(message: str) -> Escalation | None:
+    """The first handoff rule that a message meets, if any."""
+    for reason, label, pattern in RULES:
+        m = pattern.search(message)
+        if m:
+            return Escalation(reason, label, m.group(0).strip())
+    m = _COMPANY_WIDE_ERROR.search(message)
+    if m:
+        return Escalation("outage", "an error that affects everyone", m.group(0).strip())
+    return None
+
+
+# --------------------------------------------------------------------------- language
+
+LANGUAGES = ("ENGLISH", "GERMAN", "FRENCH", "SPANISH", "ITALIAN", "PORTUGUESE", "DUTCH", "POLISH", "RUSSIAN", "UKRAINIAN", "JAPANESE", "CHINESE", "SWEDISH", "TURKISH")
+
+
+@functools.lru_cache(maxsize=1)
+def _detector():
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in LANGUAGES)).build()
+
+
+def detect_language(text: str, default: str = "en") -> str:
+    """ISO 639-1 code of the message's language (lingua); short or mixed text falls back to English."""
+    words = re.findall(r"\w+", text)
+    if len(words) < 3 and not re.search(r"[^\x00-\x7f]", text):
+        return default
+    # Error codes, paths and pasted log lines say nothing about the user's language.
+    cleaned = re.sub(r"\b[A-Z]{2,}-\d+\b|\S+[/\\.]\S+|`[^`]*`", " ", text)
+    confidences = _detector().compute_language_confidence_values(cleaned)
+    if not confidences:
+        return default
+    top, second = confidences[0], confidences[1] if len(confidences) > 1 else None
+    if top.language.name != "ENGLISH" and (top.value < 0.35 or (second is not None and top.value < 2 * second.value)):
+        return default
+    return top.language.iso_code_639_1.name.lower()
+
+
+SUPPORT_LANGUAGE_NOTE = "English is Nectain's support language, so I answer in English."

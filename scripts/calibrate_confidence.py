@@ -1,0 +1,107 @@
+"""Fit the confidence model and the handoff threshold on the DEV split; report calibration on TEST.
+
+    .venv/bin/python scripts/calibrate_confidence.py eval/nectain --index indexes/nectain
+
+Target: "the answer cites a passage that the qrels call relevant" (0 for every unanswerable and
+escalation question). A logistic regression over the evidence features (nectarine/answer/confidence.py)
+gives the probability; the handoff threshold maximises Youden's J between answerable and unanswerable
+dev questions; the out-of-scope cut-offs are chosen on dev's out-of-scope questions. Writes
+nectarine/answer/confidence.json and a reliability diagram of the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from nectarine import Nectarine
+from nectarine.answer.confidence import FEATURES, MODEL_FILE, ConfidenceModel, Evidence
+from nectarine.eval.answers import evaluate_answers
+from nectarine.eval.datasets import load_dataset
+from nectarine.eval.metrics import calibration_bins, ece
+
+console = Console()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset")
+    ap.add_argument("--index", default="indexes/nectain")
+    ap.add_argument("--plot", type=Path, default=Path("eval/nectain/reliability-test.png"))
+    args = ap.parse_args()
+    from sklearn.linear_model import LogisticRegression
+
+    ds = load_dataset(args.dataset)
+    nec = Nectarine.load(args.index)
+    nec.warm_up()
+    nec.confidence = ConfidenceModel.default()
+    dev = evaluate_answers(nec, ds, split="dev")["items"]
+    X = np.array([[it["evidence"][f] for f in FEATURES] for it in dev])
+    y = np.array([int(it["good"]) for it in dev])
+    means, scales = X.mean(0), X.std(0) + 1e-9
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit((X - means) / scales, y)
+    model = ConfidenceModel(weights=lr.coef_[0].round(5).tolist(), bias=round(float(lr.intercept_[0]), 5),
+                            means=means.round(5).tolist(), scales=scales.round(5).tolist(), fitted_on=f"{ds.name}/dev, {len(y)} questions")
+
+    probs = np.array([model.predict(Evidence(**dict(zip(FEATURES, row)))) for row in X])
+    answerable = np.array([it["answerable"] for it in dev])
+    plain_unans = np.array([not it["answerable"] and not it["expect_handoff"] for it in dev])
+    best_j, best_t = -1.0, 0.5
+    for t in np.linspace(0.05, 0.95, 91):
+        tpr = float(np.mean(probs[answerable] >= t))
+        fpr = float(np.mean(probs[plain_unans] >= t))
+        if tpr - fpr > best_j:
+            best_j, best_t = tpr - fpr, float(t)
+    model.threshold = round(best_t, 3)
+
+    oos = np.array(["out-of-scope" in it["kinds"] for it in dev])
+    dense, cov = X[:, FEATURES.index("top_dense")], X[:, FEATURES.index("coverage")]
+    best_f1, cut = -1.0, (model.out_of_scope_dense, model.out_of_scope_coverage)
+    for d in np.linspace(0.1, 0.5, 21):
+        for c in np.linspace(0.0, 0.8, 17):
+            flag = (dense < d) & (cov < c)
+            tp, fp, fn = int((flag & oos).sum()), int((flag & ~oos).sum()), int((~flag & oos).sum())
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            if f1 > best_f1 and not (flag & answerable).any():  # never refuse an answerable dev question
+                best_f1, cut = f1, (round(float(d), 3), round(float(c), 3))
+    model.out_of_scope_dense, model.out_of_scope_coverage = cut
+    model.save()
+    console.print(f"fitted on dev: weights {dict(zip(FEATURES, model.weights))}")
+    console.print(f"handoff threshold {model.threshold} (Youden J {best_j:.3f}); out of scope: dense < {cut[0]} and coverage < {cut[1]} (F1 {best_f1:.3f})")
+    console.print(f"dev ECE {ece(probs, y):.4f}; wrote {MODEL_FILE}")
+
+    nec.confidence = ConfidenceModel.load()
+    test = evaluate_answers(nec, ds, split="test")
+    m = test["metrics"]
+    console.print({k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})
+    bins = calibration_bins([it["confidence"] for it in test["items"]], [int(it["good"]) for it in test["items"]])
+    plot_reliability(bins, m["ece"], args.plot, title=f"Confidence on {ds.name}/test (ECE {m['ece']:.3f})")
+    console.print(f"wrote {args.plot}")
+
+
+def plot_reliability(bins: list[dict], ece_value: float, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=110)
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    centers = [(b["low"] + b["high"]) / 2 for b in bins]
+    ax.bar(centers, [b["accuracy"] for b in bins], width=0.09, alpha=0.7, label="share of good answers")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color="C3", label="mean confidence")
+    for c, b in zip(centers, bins):
+        ax.annotate(str(b["count"]), (c, b["accuracy"]), ha="center", va="bottom", fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, 1.05), xlabel="confidence", ylabel="share of answers citing a relevant passage", title=title)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The `nectarine` command, run in-process through Typer's runner on real indexes."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from nectarine.cli import app
+
+runner = CliRunner()
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["ingest", "--help"], ["search", "--help"], ["start", "--help"], ["eval", "retrieval", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_ingest_prints_summary_with_skipped_reasons(kb_copy, tmp_path):
+    (kb_copy / "docs" / "broken.md").write_text("---\ntitle: [oops\n---\nbody\n")
+    result = runner.invoke(app, ["ingest", str(kb_copy), "--index", str(tmp_path / "idx"), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "documents" in result.output and "chunks / second" in result.output
+    assert "broken.md" in result.output and "malformed YAML" in result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["documents"] == 10 and len(report["skipped"]) == 1
+
+
+def test_ingest_exit_codes(tmp_path):
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "a.md").write_text("")
+    nothing = runner.invoke(app, ["ingest", str(tmp_path / "empty"), "--index", str(tmp_path / "idx")])
+    assert nothing.exit_code == 1 and "nothing could be ingested" in nothing.output
+    unknown = runner.invoke(app, ["ingest", str(tmp_path), "--frobnicate"])
+    assert unknown.exit_code == 2 and "No such option" in unknown.output
+    backend = runner.invoke(app, ["ingest", str(tmp_path), "--backend", "cuda"])
+    assert backend.exit_code == 2 and "choose one of: torch, onnx, onnx-int8" in backend.output
+
+
+def test_search_json_and_table(kb_index):
+    result = runner.invoke(app, ["search", "429 Retry-After", "--index", str(kb_index), "--json", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert len(hits) == 2 and hits[0]["chunk"]["url"].endswith("#rate-limits")
+    assert {"score", "dense_score", "lexical_score"} <= hits[0].keys()
+    table = runner.invoke(app, ["search", "single sign-on on mobile", "--index", str(kb_index), "--source", "docs"])
+    assert table.exit_code == 0 and "Results for" in table.output and "sso" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "fuzzy"], "choose one of: hybrid, dense, bm25"),
+        (["--source", "wiki"], "choose one of: docs, blog, release-notes, support"),
+        (["--version", "latest"], "not a version"),
+    ],
+)
+def test_search_bad_options(kb_index, args, message):
+    result = runner.invoke(app, ["search", "x", "--index", str(kb_index), *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_search_missing_index_says_how_to_build(tmp_path):
+    result = runner.invoke(app, ["search", "x", "--index", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "nectarine ingest corpus/" in result.output
+
+
+def test_search_history_file(kb_index, tmp_path):
+    bad = tmp_path / "h.json"
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["search", "and on mobile?", "--index", str(kb_index), "--history", str(bad)])
+    assert result.exit_code == 2 and "--history" in result.output
+    good = tmp_path / "g.json"
+    good.write_text(json.dumps([{"role": "user", "content": "How do I configure SAML single sign-on?"}]))
+    result = runner.invoke(app, ["search", "and on mobile?", "--index", str(kb_index), "--history", str(good), "--json", "-k", "1"])
+    assert json.loads(result.output)[0]["chunk"]["anchor"] == "sso-on-mobile"
