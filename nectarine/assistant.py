@@ -134,7 +134,17 @@ class Nectarine:
         timings["policy"] = clock() - t0
 
         t = clock()
-        results = self.search(question, k=k, history=history, version=ctx.version)
+        query, search_history = question, history
+        rewrite = getattr(self.answerer, "standalone_query", None)
+        if rewrite is not None and (history or language != "en"):
+            # With an LLM: the follow-up rewritten to stand alone, and translated, for retrieval only.
+            try:
+                query, search_history = rewrite(question, history), []
+            except AnswererUnavailable:
+                pass
+            timings["rewrite"] = clock() - t
+            t = clock()
+        results = self.search(query, k=k, history=search_history, version=ctx.version)
         timings["retrieve"] = clock() - t
 
         t = clock()
@@ -154,6 +164,14 @@ class Nectarine:
         if answerer is not self.offline and results and all(r.row is not None for r in results):
             vectors = np.asarray(self.reader.vectors[[r.row for r in results]])  # semantic support for generated text
         verified = self.verifier.verify(draft.text, results, vectors)
+        if answerer is not self.offline and not verified.text and results:
+            # Nothing the model wrote could be verified: give the user the passages' own words instead.
+            dropped = len(verified.sentences)
+            verified = self.verifier.verify(self.offline.answer(question, results, history=history, context=ctx).text, results)
+            if verified.text:
+                answerer = self.offline
+                notes.append(f"The language model's answer could not be verified against the docs ({dropped} sentence(s) removed); "
+                             "this answer was composed directly from them.")
         timings["verify"] = clock() - t
 
         t = clock()

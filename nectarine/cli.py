@@ -333,6 +333,108 @@ def start(
     _chat_loop(nec, version)
 
 
+eval_app = typer.Typer(help="Offline evaluation: retrieval quality on BEIR-layout datasets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+def _write_json(path: Optional[Path], data: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2, default=str))
+        console.print(f"wrote {path}")
+
+
+def metrics_table(title: str, rows: dict[str, dict], columns: list[str]) -> Table:
+    table = Table(title=title, header_style="bold")
+    table.add_column("", no_wrap=True)
+    for c in columns:
+        table.add_column(SHORT.get(c, c), justify="right")
+    for name, m in rows.items():
+        table.add_row(name, *[("-" if c not in m else f"{m[c]:.3f}" if isinstance(m[c], float) else str(m[c])) for c in columns])
+    return table
+
+
+SHORT = {"ndcg@10": "nDCG@10", "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "recall@20": "R@20", "mrr@10": "MRR@10", "queries": "n"}
+RETRIEVAL_COLUMNS = ["ndcg@10", "recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "queries"]
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset_dir: Annotated[Path, typer.Argument(help="BEIR dataset folder: corpus.jsonl (or dataset.yaml), queries.jsonl, qrels/.")],
+    index: Annotated[Optional[Path], typer.Option("--index", "-i", help="Index folder; built or updated from the dataset's corpus. Default: indexes/<dataset name>.")] = None,
+    split: Annotated[str, typer.Option(help="Which qrels split to score.")] = "test",
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-query results here.")] = None,
+) -> None:
+    """nDCG@10, recall@1/5/10/20, MRR@10 and latency, by source type and by first turn vs follow-up."""
+    from .eval.datasets import DatasetError, load_dataset
+    from .eval.retrieval import evaluate_retrieval
+    from .retrieve.hybrid import SearchMode
+    from .types import OptionError
+
+    try:
+        SearchMode.from_str(mode)
+        dataset = load_dataset(dataset_dir)
+        dataset.queries_for(split)
+    except (DatasetError, OptionError) as exc:
+        fail(str(exc))
+    index = index or Path("indexes") / dataset.name
+    report = run_ingest(dataset.corpus_paths, index)
+    if not report.up_to_date:
+        print_ingest_report(report)
+    nec = _load(index)
+    with _progress() as progress:
+        task = progress.add_task(f"{split} queries", total=None)
+        result = evaluate_retrieval(nec, dataset, split=split, mode=mode,
+                                    progress=lambda done, total: progress.update(task, completed=done, total=total))
+    m = result["metrics"]
+    console.print(metrics_table(f"Retrieval on {dataset.name}/{split} ({mode})", {"all": m, **result["breakdown"]}, RETRIEVAL_COLUMNS))
+    console.print(f"latency p50 {m['latency_ms_p50']:.1f} ms, p95 {m['latency_ms_p95']:.1f} ms (query embedding included)")
+    _write_json(json_out, result)
+
+
+ANSWER_COLUMNS = ["answer_similarity", "citation_precision", "supported_sentence_rate", "handoff_auroc", "false_confident_rate",
+                  "deflection_rate", "escalation_recall", "ece", "latency_ms_p50", "latency_ms_p95", "queries"]
+
+
+@eval_app.command("answers")
+def eval_answers(
+    dataset_dir: Annotated[Path, typer.Argument(help="BEIR dataset folder with reference answers and answerable flags.")],
+    index: Annotated[Optional[Path], typer.Option("--index", "-i", help="Index folder; built or updated from the dataset's corpus. Default: indexes/<dataset name>.")] = None,
+    split: Annotated[str, typer.Option(help="Which split to score.")] = "test",
+    answerer: AnswererOpt = "offline",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-question results here.")] = None,
+) -> None:
+    """Answer quality, citation precision, supported sentences, handoff AUROC, deflection, escalation recall, ECE."""
+    from .eval.answers import evaluate_answers
+    from .eval.datasets import DatasetError, load_dataset
+
+    try:
+        dataset = load_dataset(dataset_dir)
+        dataset.queries_for(split)
+    except DatasetError as exc:
+        fail(str(exc))
+    index = index or Path("indexes") / dataset.name
+    report = run_ingest(dataset.corpus_paths, index)
+    if not report.up_to_date:
+        print_ingest_report(report)
+    nec = _load_assistant(index, answerer, base_url, model, timeout)
+    with _progress() as progress:
+        task = progress.add_task(f"{split} questions", total=None)
+        result = evaluate_answers(nec, dataset, split=split, progress=lambda d, t: progress.update(task, completed=d, total=t))
+    m = result["metrics"]
+    table = Table(title=f"Answers on {dataset.name}/{split} ({result['answerer']})", header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for c in ANSWER_COLUMNS:
+        table.add_row(c, f"{m[c]:.3f}" if isinstance(m[c], float) else str(m[c]))
+    console.print(table)
+    _write_json(json_out, result)
+
+
 def main() -> None:
     try:
         app()

