@@ -16,7 +16,8 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
-pip() { .venv/bin/pip --disable-pip-version-check -q "$@"; }
+# This machine's pip config names local index folders that may not exist; their warnings are noise.
+pip() { .venv/bin/pip --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 stamp=.venv/.nectarine-installed-$extra
 want=$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
