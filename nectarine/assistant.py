@@ -218,3 +218,14 @@ class Nectarine:
             timings_ms={k_: round(v * 1000, 2) for k_, v in timings.items()},
             session_id=ctx.session_id,
         )
+
+    def draft_ticket(self, conversation, context=None, attachments=None, *, personal_data: bool = False):
+        """A prefilled, redacted support ticket for the user to review (see nectarine.handoff.draft)."""
+        from .answer.policy import detect_language
+        from .handoff.draft import draft_ticket
+        from .handoff.priority import PriorityClassifier
+
+        if getattr(self, "_priority", None) is None:
+            self._priority = PriorityClassifier.load(embedder=None)
+        return draft_ticket(conversation, context, attachments, classifier=self._priority, detect_language=detect_language,
+                            personal_data=personal_data)

@@ -435,6 +435,97 @@ def eval_answers(
     _write_json(json_out, result)
 
 
+ticket_app = typer.Typer(help="Support tickets: draft one from a message, logs and environment.", no_args_is_help=True)
+app.add_typer(ticket_app, name="ticket")
+
+
+@ticket_app.command("draft")
+def ticket_draft(
+    message: Annotated[list[str], typer.Option("--message", "-m", help="What the user wrote; repeat for several messages.")],
+    log: Annotated[Optional[list[Path]], typer.Option("--log", help="A log file to attach (bounded and redacted); repeatable.")] = None,
+    user_agent: Annotated[Optional[str], typer.Option(help="The browser's user-agent string.")] = None,
+    version: Annotated[Optional[str], typer.Option(help="The user's Nectain version, e.g. 4.3.1.")] = None,
+    priority: Annotated[Optional[str], typer.Option(help="Override the suggested priority: Highest, High, Normal or Low.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the draft as JSON.")] = False,
+) -> None:
+    """Draft a prefilled, redacted support ticket (nothing is sent)."""
+    from .handoff.draft import Attachment, draft_ticket
+    from .handoff.logs import LogError, decode_log
+    from .handoff.priority import Priority
+    from .types import OptionError
+    from .versions import Version, VersionError
+
+    try:
+        if version:
+            Version.parse(version)
+        if priority:
+            Priority.from_str(priority)
+        attachments = []
+        for path in log or []:
+            if not path.is_file():
+                raise OSError(f"--log {path}: no such file")
+            attachments.append(Attachment(name=path.name, kind="log", content=decode_log(path.read_bytes(), str(path))))
+    except (OptionError, VersionError, LogError, OSError) as exc:
+        fail(str(exc))
+    draft = draft_ticket([{"role": "user", "content": m} for m in message], {"version": version, "user_agent": user_agent}, attachments)
+    if priority:
+        draft = draft.with_priority(priority)
+    if json_output:
+        print(draft.model_dump_json(indent=2))
+        return
+    table = Table(title="Ticket draft (review before sending)", show_header=False, show_lines=True)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    env = draft.environment
+    rows = [
+        ("title", draft.title), ("priority", f"{draft.priority} (set by {draft.priority_set_by})\n{draft.priority_rationale}"),
+        ("Nectain version", draft.nectain_version or "-"), ("environment", f"{env.os or '?'} {env.os_version or ''} · {env.browser or '?'} {env.browser_version or ''}"),
+        ("error messages", "\n".join(draft.error_messages) or "-"),
+        ("logs", "\n".join(f"{x.name}: {x.note or f'{x.total_lines} lines'}" for x in draft.logs) or "-"),
+        ("language", draft.language + (" (needs translation)" if draft.needs_translation else "")),
+        ("redacted", ", ".join(f"{n} {k}" for k, n in draft.redactions.items()) or "nothing"),
+        ("missing", "\n".join(draft.missing_information) or "nothing"), ("first response", draft.expected_first_response),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+@eval_app.command("priority")
+def eval_priority(
+    tickets: Annotated[Path, typer.Argument(help="Tickets as JSONL: {\"_id\", \"text\", \"priority\", \"language\"?}.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-ticket predictions here.")] = None,
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and a confusion matrix of the priority classifier."""
+    from .eval.metrics import classification_report
+    from .handoff.priority import LABELS, PriorityClassifier, load_tickets
+
+    try:
+        rows = load_tickets(tickets)
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    verdicts = PriorityClassifier.load().classify_many([t["text"] for t in rows])
+    report = classification_report([t["priority"] for t in rows], [v.priority for v in verdicts], labels=LABELS)
+    per = Table(title=f"{tickets.name}: accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}", header_style="bold")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        per.add_column(col, justify="right")
+    for label in LABELS:
+        m = report["per_class"][label]
+        per.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+    console.print(per)
+    cm = Table(title="Confusion matrix (rows: gold, columns: predicted)", header_style="bold")
+    cm.add_column("")
+    for label in LABELS:
+        cm.add_column(label, justify="right")
+    for label, row in zip(LABELS, report["confusion_matrix"]):
+        cm.add_row(label, *map(str, row))
+    console.print(cm)
+    _write_json(json_out, {"metrics": {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "per_class": report["per_class"],
+                                        "confusion_matrix": report["confusion_matrix"], "labels": LABELS},
+                           "items": [{"id": t.get("_id"), "gold": t["priority"], "predicted": v.priority, "rationale": v.rationale}
+                                     for t, v in zip(rows, verdicts)]})
+
+
 def main() -> None:
     try:
         app()

@@ -173,6 +173,9 @@ class AskContext(BaseModel):
     user_agent: str | None = None
     language: str | None = None  # the browser's language, e.g. "de-DE"
     session_id: str | None = None
+    screen: str | None = None  # e.g. "1920x1080"
+    time_zone: str | None = None  # e.g. "Europe/Berlin"
+    console_errors: list[str] = Field(default_factory=list, max_length=50)  # the host page's last errors
 
 
 class Citation(BaseModel):

@@ -114,3 +114,37 @@ def test_eval_commands_write_json(tmp_path):
     assert {"answer_similarity", "citation_precision", "handoff_auroc", "false_confident_rate", "deflection_rate", "ece"} <= set(metrics)
     bad = runner.invoke(app, ["eval", "retrieval", str(tmp_path / "nope")])
     assert bad.exit_code == 2 and "not a folder" in bad.output
+
+
+def test_ticket_draft_cli(tmp_path):
+    log = tmp_path / "client.log"
+    log.write_text("2026-11-20 09:00:00 INFO start\n2026-11-20 09:00:01 ERROR AUTH-1003 SSO assertion could not be validated. password=hunter2\n")
+    result = runner.invoke(app, ["ticket", "draft", "-m", "Nobody in our company can log in since 9am", "--log", str(log),
+                                 "--version", "4.6.1", "--priority", "high", "--json"])
+    assert result.exit_code == 0, result.output
+    draft = json.loads(result.output)
+    assert draft["priority"] == "High" and draft["priority_set_by"] == "user" and draft["suggested_priority"] == "Highest"
+    assert draft["nectain_version"] == "4.6.1" and "AUTH-1003" in draft["error_messages"]
+    assert "hunter2" not in result.output and draft["redactions"] == {"password": 1}
+    bad = runner.invoke(app, ["ticket", "draft", "-m", "x", "--priority", "P1"])
+    assert bad.exit_code == 2 and "choose one of: Highest, High, Normal, Low" in bad.output
+    binary = tmp_path / "shot.png"
+    binary.write_bytes(b"\x89PNG\x00\x00")
+    bad = runner.invoke(app, ["ticket", "draft", "-m", "x", "--log", str(binary)])
+    assert bad.exit_code == 2 and "binary" in bad.output
+
+
+def test_eval_priority_cli(tmp_path):
+    tickets = tmp_path / "t.jsonl"
+    tickets.write_text(
+        '{"_id": "a", "text": "Nobody in the company can log in since this morning.", "priority": "Highest"}\n'
+        '{"_id": "b", "text": "There is a typo on the settings page: Pasword.", "priority": "low"}\n'
+    )
+    out = tmp_path / "p.json"
+    result = runner.invoke(app, ["eval", "priority", str(tickets), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["metrics"]["accuracy"] == 1.0 and {i["predicted"] for i in data["items"]} == {"Highest", "Low"}
+    tickets.write_text('{"text": "x", "priority": "urgent"}\n')
+    bad = runner.invoke(app, ["eval", "priority", str(tickets)])
+    assert bad.exit_code == 2 and "choose one of" in bad.output

@@ -1,0 +1,348 @@
+"""Ticket priority by the Support Center's four classes: Highest, High, Normal, Low.
+
+Two parts, as the page itself reasons:
+
+1. **Signals** read from the text, in the languages Nectain's customers write in: who is affected
+   (everyone, many, a department or region, a few, one person) and what is hit (an outage, security,
+   data loss, sign-in, a blocked critical task, slowness, crashes, notifications, a minor bug, a
+   cosmetic issue, an enhancement or documentation request). Tone is not a signal: "URGENT!!!" about
+   a typo is still Low, a calm line saying nobody can log in is still Highest.
+2. **A model**: logistic regression over the MiniLM embedding of the ticket plus those signals,
+   trained on the page's own examples and the ``eval/tickets`` dev split. Unambiguous signal
+   combinations (everyone + outage, a security incident) decide by rule first.
+
+The rationale names the signals and the closest example from the page.
+
+>>> PriorityClassifier.load().classify("Nobody in the company can log in since 9am").priority
+'Highest'
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..types import Choice
+
+MODEL_FILE = Path(__file__).with_name("priority_model.npz")
+
+
+class Priority(Choice):
+    HIGHEST = "Highest"
+    HIGH = "High"
+    NORMAL = "Normal"
+    LOW = "Low"
+
+    @classmethod
+    def from_str(cls, value):  # priorities are capitalised on the page; accept any case
+        if isinstance(value, cls):
+            return value
+        for member in cls:
+            if str(value).strip().lower() == member.value.lower():
+                return member
+        from ..types import OptionError
+
+        raise OptionError(f"unknown priority {value!r}; choose one of: {', '.join(m.value for m in cls)}")
+
+
+LABELS = [p.value for p in Priority]
+
+# The page's examples, verbatim in meaning: the anchors of the classifier and of its rationales.
+PAGE_EXAMPLES: dict[str, list[str]] = {
+    "Highest": [
+        "Complete system downtime affecting all users.",
+        "Security breaches, such as unauthorized data access or critical data loss.",
+        "Database corruption preventing user transactions.",
+        "Network outages that block access to all services.",
+        "Errors preventing all users from logging in.",
+    ],
+    "High": [
+        "Core features being unavailable for multiple users.",
+        "Significant performance slowdowns affecting user productivity.",
+        "Frequent system disconnections or application crashes for a large group of users.",
+        "Errors that prevent users from completing critical tasks.",
+        "Partial outages impacting specific departments or regions.",
+    ],
+    "Normal": [
+        "Non-essential features malfunctioning for a small group of users.",
+        "Intermittent performance issues that do not critically disrupt operations.",
+        "Delayed notifications or alerts for some users.",
+        "Minor bugs that slightly affect functionality.",
+        "Sporadic connectivity issues that are not widespread.",
+    ],
+    "Low": [
+        "Visual inconsistencies or small UI glitches.",
+        "Typographical errors or formatting issues in the interface.",
+        "Suggestions for minor feature enhancements or design improvements.",
+        "Infrequent, non-disruptive error messages that do not affect usability.",
+        "Requests for documentation updates or clarifications.",
+    ],
+}
+
+
+def _rx(*parts: str) -> re.Pattern:
+    return re.compile("|".join(parts), re.I)
+
+
+# Signals, each a pattern over several languages (en, de, fr, es, it, pt, nl, pl, ru, uk, ja).
+SIGNALS: dict[str, re.Pattern] = {
+    "scope_all": _rx(
+        r"\b(every\s?(one|body)|all (of )?(our |the )?(users|staff|employees|people|colleagues|accounts|tenants|services)|"
+        r"(the )?(whole|entire) (company|org\w*|workspace|tenant)|company[- ]wide|nobody|no ?one|none of us)\b",
+        r"\b(alle (nutzer|benutzer|mitarbeiter|anwender)|niemand|gesamte[nr]? (firma|unternehmen))\b",
+        r"\b(tous les (utilisateurs|employés|collaborateurs)|tout le monde|personne ne|toute l'entreprise)\b",
+        r"\b(todos los (usuarios|empleados)|nadie|toda la empresa)\b", r"\b(tutti gli (utenti|dipendenti)|nessuno|tutta l'azienda)\b",
+        r"\b(todos os (usuários|utilizadores|funcionários)|ninguém)\b", r"\b(alle gebruikers|niemand)\b",
+        r"\b(wszyscy|nikt|wszystkich użytkowników)\b", r"(все пользователи|никто|всех пользователей|всі користувачі|ніхто)", r"(全員|全ユーザー|誰も)",
+    ),
+    "scope_many": _rx(
+        r"\b(many|multiple|several|lots of|most|hundreds of|dozens of|a large (group|number))\b( of)? (our )?(users|people|staff|employees|colleagues|accounts)",
+        r"\b\d{2,}\s*(users|people|staff|employees|colleagues|accounts|agents)\b", r"\b(viele|mehrere) (nutzer|benutzer|mitarbeiter)",
+        r"\b(plusieurs|beaucoup d')\s*(utilisateurs|employés)", r"\b(muchos|varios) (usuarios|empleados)", r"\b(molti|diversi) (utenti|dipendenti)",
+        r"\b(vários|muitos) (usuários|utilizadores)", r"\b(veel|meerdere) gebruikers", r"\b(wielu|kilku) użytkowników", r"(многие пользователи|многих пользователей|багато користувачів)",
+        r"\b\d{2,}\s*(nutzer|benutzer|mitarbeiter|utilisateurs|usuarios|utenti|usuários|gebruikers|użytkowników|пользовател|користувач)",
+    ),
+    "scope_dept": _rx(
+        r"\b(department|dept|team|division|region|office|branch|site|subsidiary|plant|warehouse|store|country)\b",
+        r"\b(finance|accounting|sales|hr|payroll|procurement|logistics|support|emea|apac|americas|europe|asia)\b( team| department)?",
+        r"\b(abteilung|standort|niederlassung|filiale)\b", r"\b(service|département|agence|succursale|région)\b", r"\b(departamento|sucursal|región|oficina)\b",
+        r"\b(reparto|filiale|sede|regione)\b", r"\b(departamento|filial|região)\b", r"\b(afdeling|vestiging)\b", r"\b(dział|oddział|region)\b",
+        r"(отдел|филиал|регион|відділ|філія)", r"(部署|支社|拠点)",
+    ),
+    "scope_few": _rx(
+        r"\b(a few|some|two|three|2|3|a couple of|a handful of|a small group of|one or two)\b (of (our |the )?)?(users|people|colleagues|employees|accounts|agents)",
+        r"\b(einige|ein paar|zwei|drei) (nutzer|benutzer|mitarbeiter|kollegen)", r"\b(quelques|deux|trois) (utilisateurs|collègues)",
+        r"\b(algunos|dos|tres) (usuarios|compañeros)", r"\b(alcuni|due|tre) (utenti|colleghi)", r"\b(alguns|dois|três) (usuários|colegas)",
+        r"\b(enkele|twee|drie) (gebruikers|collega's)", r"\b(kilku|dwóch|trzech) (użytkowników|pracowników)", r"(несколько пользователей|двое|кілька користувачів)",
+    ),
+    "impact_outage": _rx(
+        r"\b(outage|down(time)?|offline|unreachable|not reachable|unavailable|not loading|won'?t load|does ?n[o']t load|503|502|500 error|blank page|site is dead)\b",
+        r"\b(ausfall|nicht erreichbar|ausgefallen|funktioniert nicht)\b", r"\b(panne|indisponible|inaccessible|ne fonctionne plus|hors service)\b",
+        r"\b(caída|caído|no funciona|inaccesible)\b", r"\b(non raggiungibile|non funziona|fuori servizio)\b", r"\b(fora do ar|indisponível|não funciona)\b",
+        r"\b(storing|onbereikbaar|werkt niet)\b", r"\b(awaria|nie działa|niedostępn\w+)\b", r"(не работает|недоступ\w+|сбой|не працює|недоступн)", r"(ダウン|停止|つながらない|アクセスできない)",
+    ),
+    "impact_security": _rx(
+        r"\b(breach\w*|hack(ed|er)?|compromis\w+|unauthori[sz]ed|intrusion|leak(ed|ing)?|phishing|ransomware|malware|exfiltrat\w+|"
+        r"suspicious (login|sign.?in|activity|access)|stolen|vulnerab\w+|xss|injection|privilege escalation|exposed (data|token|key))\b",
+        r"\b(ex-?employee|former employee)\b.{0,120}\b(log(ged)? ?in|access|export|download)", r"\bsee (other|another) (tenant|customer|company)'?s? data",
+        r"\b(sicherheitslücke|unbefugt\w*|datenleck|gehackt)\b", r"\b(faille|piraté|fuite de données|accès non autorisé)\b", r"\b(brecha|hackeado|acceso no autorizado|fuga de datos)\b",
+        r"\b(violazione|accesso non autorizzato|hackerato)\b", r"\b(invasão|acesso não autorizado|vazamento)\b", r"\b(datalek|onbevoegd\w*|gehackt)\b",
+        r"\b(wyciek|nieautoryzowan\w+|włamanie)\b", r"(взлом|несанкционирован\w+|утечк\w+|злам|несанкціонован)", r"(不正アクセス|情報漏洩|乗っ取)",
+    ),
+    "impact_data_loss": _rx(
+        r"\b(data loss|lost (all |our |the )?(data|records)|(records?|data|entries|attachments?) (are |were |is |was |have been |has been )?(gone|lost|deleted|vanished|missing|disappeared|wiped)|corrupt\w*|wiped)\b",
+        r"\b(datenverlust|daten (sind )?(weg|verloren|gelöscht)|beschädigt)\b", r"\b(perte de données|données (perdues|supprimées|disparues)|corrompu\w*)\b",
+        r"\b(pérdida de datos|datos (perdidos|borrados|desaparecidos)|corrupt\w*)\b", r"\b(perdita di dati|dati (persi|cancellati|spariti)|corrott\w*)\b",
+        r"\b(perda de dados|dados (perdidos|apagados|sumiram)|corromp\w*)\b", r"\b(gegevensverlies|gegevens (kwijt|verdwenen)|corrupt)\b",
+        r"\b(utrat\w+ danych|dane (zniknęły|usunięte)|uszkodzon\w+)\b", r"(потер\w+ данных|данные (пропали|удалены)|втрат\w+ даних)", r"(データ(が)?消え|データ損失|破損)",
+    ),
+    "impact_login": _rx(
+        r"\b(can'?n?o?t|cannot|unable to|not able to|no longer|impossible to|fail\w* to) (log ?in|sign ?in|access|authenticate|get in)|"
+        r"\b(login|sign.?in|sso|authentication) (fail\w*|broken|error|not working|loop\w*)|\bauth-10\d\d\b",
+        r"\b(anmelden|einloggen|login) (nicht|unmöglich|fehlgeschlagen)|kann (mich|sich) nicht (an|ein)melden|können sich nicht anmelden",
+        r"\b(se connecter|connexion) (impossible|échoue)|ne (peut|peuvent|peux) (pas|plus) se connecter", r"\bno (puede|pueden|puedo) (iniciar sesión|entrar|acceder)",
+        r"\bnon (riesce|riescono|riesco) (ad|a) (accedere|entrare)", r"\bnão (consegue|conseguem|consigo) (entrar|acessar|fazer login)",
+        r"\b(kan|kunnen) niet (inloggen|aanmelden)", r"\bnie (może|mogą|mogę) się zalogować", r"(не (может|могут|могу) войти|не (може|можуть) увійти)", r"(ログインできない)",
+    ),
+    "impact_blocked": _rx(
+        r"\b(can'?n?o?t|cannot|unable to|not able to|blocked from|prevents? (me|us|them) from|stuck) (submit|approve|complete|finish|send|run|close|pay|process|sign|release)\w*",
+        r"\b(deadline|due (today|tomorrow|by)|payroll|month.end|year.end|quarter.end|audit|invoice run|regulator|customs|shipment)\b", r"\bcritical\b",
+        r"\b(frist|gehaltsabrechnung|monatsabschluss|blockiert)\b", r"\b(échéance|paie|clôture|bloqué\w*)\b", r"\b(plazo|nómina|cierre|bloquead\w+)\b",
+        r"\b(scadenza|paghe|chiusura|bloccat\w+)\b", r"\b(prazo|folha de pagamento|fechamento|bloquead\w+)\b", r"\b(deadline|salarisadministratie|geblokkeerd)\b",
+        r"\b(termin|lista płac|zablokowan\w+)\b", r"(срок|зарплат|блокир|заблок)", r"(締め切り|給与|ブロック)",
+    ),
+    "impact_slow": _rx(
+        r"\b(slow\w*|sluggish|lag\w*|takes? (ages|forever|\d+ ?(s|sec\w*|min\w*))|timeout|timed? out|rep-5040|performance|latency|spinning)\b",
+        r"\b(langsam|ladezeit|zeitüberschreitung)\b", r"\b(lent\w*|lenteur|temps de chargement)\b", r"\b(lent\w*|lentitud|tarda)\b", r"\b(lent\w*|lentezza)\b",
+        r"\b(lent\w*|lentidão|demora)\b", r"\b(traag|trage)\b", r"\b(wolno|powoln\w+)\b", r"(медленн\w+|тормоз|повільн)", r"(遅い|重い)",
+    ),
+    "impact_crash": _rx(
+        r"\b(crash\w*|disconnect\w*|freez\w+|kicked out|logged out (every|constantly|repeatedly)|keeps (logging|kicking) (us|me|them) out|drops? (the )?connection)\b",
+        r"\b(abstürz\w*|stürzt ab|verbindungsabbr\w*|getrennt)\b", r"\b(plant\w*|déconnect\w*|crash)\b", r"\b(se cierra|desconect\w+|se bloquea)\b",
+        r"\b(si chiude|disconness\w+|crash)\b", r"\b(trava|desconect\w+|fecha sozinho)\b", r"\b(crasht|verbinding verbroken)\b", r"\b(zawiesza|rozłącza|crash)\b", r"(вылета\w+|отключа\w+|падає)", r"(落ちる|切断)",
+    ),
+    "impact_notification": _rx(
+        r"\b(notification|alert|reminder|e-?mail|digest|push)s?\b.{0,60}\b(late|delay\w*|not (arriving|received|sent)|missing|hours later)",
+        r"\b(benachrichtigung|e-mail)\w*.{0,40}(verspätet|kommen nicht)", r"\b(notification|alerte)s?.{0,40}(retard|n'arrivent pas)",
+        r"\b(notificaci\w+|alerta)s?.{0,40}(retras\w+|no llegan)", r"\b(notific\w+|avvis\w+).{0,40}(ritard\w+|non arrivano)",
+    ),
+    "impact_minor": _rx(
+        r"\b(minor|small|slight|little) (bug|issue|glitch|problem)|\b(occasional\w*|sometimes|intermittent\w*|sporadic\w*|now and then|once in a while|from time to time)\b|workaround",
+        r"\b(manchmal|gelegentlich|sporadisch|kleiner fehler)\b", r"\b(parfois|de temps en temps|intermittent|petit bug)\b", r"\b(a veces|de vez en cuando|intermitente)\b",
+        r"\b(a volte|ogni tanto|intermittente)\b", r"\b(às vezes|de vez em quando|intermitente)\b", r"\b(soms|af en toe)\b", r"\b(czasami|sporadycznie)\b", r"(иногда|периодически|іноді)", r"(時々|たまに)",
+    ),
+    "impact_cosmetic": _rx(
+        r"\b(typo|misspell\w*|spelling|cosmetic|misaligned|alignment|overlap\w*|padding|spacing|font|colou?r|icon|logo|pixel\w*|truncated|cut off|dark mode|css|wording|capitali[sz]\w+|formatting|layout|tooltip|label)\b",
+        r"\b(tippfehler|rechtschreib\w*|schriftart|farbe|ausrichtung|darstellung)\b", r"\b(faute de frappe|coquille|police|couleur|alignement|affichage)\b",
+        r"\b(errata|falta de ortografía|fuente|color|alineaci\w+)\b", r"\b(refuso|errore di battitura|carattere|colore|allineamento)\b", r"\b(erro de digitação|fonte|cor|alinhamento)\b",
+        r"\b(typfout|lettertype|kleur|uitlijning)\b", r"\b(literówk\w+|czcionk\w+|kolor)\b", r"(опечатк|шрифт|цвет|друкарськ)", r"(誤字|表示崩れ|フォント)",
+    ),
+    "request_enhancement": _rx(
+        r"\b(feature request|would be (nice|great|helpful)|could you (add|make)|please add|suggest\w*|enhancement|improvement|wish(list)?|it would help if|nice to have|idea)\b",
+        r"\b(wäre schön|vorschlag|funktionswunsch|bitte fügen)\b", r"\b(serait bien|suggestion|amélioration|pourriez-vous ajouter)\b",
+        r"\b(sería (genial|útil)|sugerencia|mejora)\b", r"\b(sarebbe utile|suggerimento|miglioramento)\b", r"\b(seria ótimo|sugestão|melhoria)\b",
+        r"\b(zou fijn zijn|suggestie|verbetering)\b", r"\b(byłoby miło|sugestia|propozycja)\b", r"(предлож\w+|было бы здорово|пропозиц)", r"(要望|提案)",
+    ),
+    "request_docs": _rx(
+        r"\b(documentation|docs?|help (page|article|center)|knowledge base|kb article|manual|guide|release notes?)\b.{0,60}\b(wrong|outdated|unclear|missing|incorrect|update|clarif\w+|confusing|mistake)",
+        r"\b(clarif\w+|explain) (in|on) the (docs|documentation)", r"\b(dokumentation|hilfeseite)\b", r"\b(documentation|doc)\b.{0,40}(erron|obsolète|pas clair)",
+        r"\b(documentación)\b", r"\b(documentazione)\b", r"\b(documentação)\b", r"\b(documentatie)\b", r"\b(dokumentacj\w+)\b", r"(документаци\w+|документац)",
+    ),
+}
+SIGNAL_NAMES = list(SIGNALS)
+# A number of affected people, in any language ("300 Nutzer", "12 users"): the bigger, the wider the scope.
+_HEADCOUNT = re.compile(r"\b(\d{1,3}(?:[ ,.]\d{3})*|\d+)\s*(?:\+\s*)?(users|people|staff|employees|colleagues|agents|accounts|nutzer|benutzer|mitarbeiter|utilisateurs|usuarios|utenti|usuários|gebruikers|użytkownik\w*|пользовател\w*|користувач\w*|名)", re.I)
+
+
+def signals(text: str) -> dict[str, float]:
+    out = {name: float(bool(p.search(text))) for name, p in SIGNALS.items()}
+    counts = [int(re.sub(r"\D", "", m.group(1))) for m in _HEADCOUNT.finditer(text)]
+    n = max(counts) if counts else 0
+    out["headcount_log"] = float(np.log10(1 + n))
+    return out
+
+
+@dataclass
+class PriorityVerdict:
+    priority: str
+    probabilities: dict[str, float]
+    signals: list[str]  # the signals that fired, in words
+    closest_example: str  # from the Support Center page
+    rationale: str
+    rule: str | None = None  # the rule that decided, if one did
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+SIGNAL_WORDS = {
+    "scope_all": "everyone is affected", "scope_many": "many users are affected", "scope_dept": "a department, team or region is affected",
+    "scope_few": "a few users are affected", "impact_outage": "an outage", "impact_security": "a security incident or unauthorised access",
+    "impact_data_loss": "data loss or corruption", "impact_login": "people cannot sign in", "impact_blocked": "a critical task or deadline is blocked",
+    "impact_slow": "slowness", "impact_crash": "crashes or disconnections", "impact_notification": "delayed notifications",
+    "impact_minor": "a minor or intermittent problem", "impact_cosmetic": "a cosmetic or text issue", "request_enhancement": "an enhancement request",
+    "request_docs": "a documentation request",
+}
+
+
+def rule(s: dict[str, float]) -> tuple[str, str] | None:
+    """Unambiguous combinations that decide without the model."""
+    wide = s["scope_all"] or s["headcount_log"] >= 2.7  # everyone, or 500+ people
+    if s["impact_security"]:
+        return "Highest", "a security incident is Highest"
+    if wide and (s["impact_outage"] or s["impact_login"] or s["impact_data_loss"]):
+        return "Highest", "an outage, sign-in failure or data loss for everyone is Highest"
+    quiet = not any(s[k] for k in ("impact_outage", "impact_security", "impact_data_loss", "impact_login", "impact_blocked", "impact_slow", "impact_crash"))
+    if quiet and (s["impact_cosmetic"] or s["request_enhancement"] or s["request_docs"]) and not (s["scope_all"] or s["scope_many"]):
+        return "Low", "a cosmetic issue, enhancement or documentation request with nothing broken is Low"
+    return None
+
+
+class PriorityClassifier:
+    """Rules for unambiguous signals, then logistic regression over MiniLM embeddings and signals."""
+
+    def __init__(self, embedder=None, weights=None, bias=None, signal_weight: float = 1.5, use_rules: bool = True) -> None:
+        from ..index.embedder import get_embedder
+
+        self.embedder = embedder or get_embedder(backend="onnx")
+        self.weights, self.bias = weights, bias
+        self.signal_weight = signal_weight
+        self.use_rules = use_rules
+
+    # Embeddings by text, shared by every classifier of this process (training runs many folds).
+    _cache: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ features
+    def features(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.embedder.encode(missing, batch_size=16)))
+        emb = np.stack([self._cache[t] for t in texts])
+        sig = np.array([[v for v in signals(t).values()] for t in texts], dtype=np.float32) * self.signal_weight
+        return np.hstack([emb, sig])
+
+    # ------------------------------------------------------------------ training
+    def fit(self, texts: list[str], labels: list[str], C: float = 2.0) -> PriorityClassifier:
+        from sklearn.linear_model import LogisticRegression
+
+        texts = list(texts) + [e for exs in PAGE_EXAMPLES.values() for e in exs]
+        labels = list(labels) + [p for p, exs in PAGE_EXAMPLES.items() for _ in exs]
+        lr = LogisticRegression(C=C, max_iter=5000).fit(self.features(texts), labels)
+        order = [list(lr.classes_).index(p) for p in LABELS]
+        self.weights, self.bias = lr.coef_[order], lr.intercept_[order]
+        return self
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        np.savez(path, weights=self.weights, bias=self.bias, signal_weight=self.signal_weight, signal_names=np.array(SIGNAL_NAMES + ["headcount_log"]))
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE, embedder=None) -> PriorityClassifier:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no trained priority model; train it with scripts/train_priority.py")
+        data = np.load(path)
+        if list(data["signal_names"]) != SIGNAL_NAMES + ["headcount_log"]:
+            raise ValueError(f"{path} was trained with other signals; retrain it with scripts/train_priority.py")
+        return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]))
+
+    # ------------------------------------------------------------------ prediction
+    def classify_many(self, texts: list[str]) -> list[PriorityVerdict]:
+        X = self.features(texts)
+        z = X @ self.weights.T + self.bias
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return [self._verdict(t, row) for t, row in zip(texts, p)]
+
+    def classify(self, text: str) -> PriorityVerdict:
+        return self.classify_many([text])[0]
+
+    def _verdict(self, text: str, probs: np.ndarray) -> PriorityVerdict:
+        s = signals(text)
+        decided = rule(s) if self.use_rules else None
+        priority = decided[0] if decided else LABELS[int(np.argmax(probs))]
+        fired = [SIGNAL_WORDS[k] for k in SIGNAL_WORDS if s.get(k)]
+        if s["headcount_log"] >= 1:
+            fired.append(f"about {int(10 ** s['headcount_log'] - 1)} people mentioned")
+        example = _closest_example(self.embedder, text, priority)
+        why = ", ".join(fired) if fired else "no strong signal of scope or impact"
+        rationale = f"{priority}: {why}. Closest example on the Support Center page: \"{example}\""
+        if decided:
+            rationale += f" (rule: {decided[1]})"
+        return PriorityVerdict(priority, {p: round(float(v), 4) for p, v in zip(LABELS, probs)}, fired, example, rationale,
+                               decided[1] if decided else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _example_vectors(embedder) -> dict[str, np.ndarray]:
+    return {p: embedder.encode(exs) for p, exs in PAGE_EXAMPLES.items()}
+
+
+def _closest_example(embedder, text: str, priority: str) -> str:
+    vecs = _example_vectors(embedder)[priority]
+    v = embedder.encode([text[:2000]])[0]
+    return PAGE_EXAMPLES[priority][int(np.argmax(vecs @ v))]
+
+
+def load_tickets(path: Path) -> list[dict]:
+    """Tickets as JSONL: {"_id", "text", "priority", "language"?}; a bad line names its number."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            rec["priority"] = Priority.from_str(rec["priority"]).value
+            rows.append(rec)
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: each line needs a JSON object with 'text' and 'priority' ({exc})") from None
+    return rows
+
+
+@dataclass
+class TrainingReport:
+    cv_macro_f1: float
+    per_fold: list[float] = field(default_factory=list)
