@@ -229,3 +229,22 @@ class Nectarine:
             self._priority = PriorityClassifier.load(embedder=None)
         return draft_ticket(conversation, context, attachments, classifier=self._priority, detect_language=detect_language,
                             personal_data=personal_data)
+
+    # ------------------------------------------------------------------ tickets
+    @property
+    def tickets(self):
+        """The ticket store: ``$NECTARINE_DATABASE_URL``, or SQLite under ``data/``."""
+        if getattr(self, "_store", None) is None:
+            import os
+
+            from .handoff.store import TicketStore
+
+            self._store = TicketStore(os.environ.get("NECTARINE_DATABASE_URL", "sqlite:///data/nectarine.db"))
+        return self._store
+
+    def submit_ticket(self, draft, idempotency_key: str, sinks=("default",)):
+        """Store a submitted ticket and queue its delivery; the same key returns the same ticket."""
+        return self.tickets.submit(draft, idempotency_key, sinks)
+
+    def get_ticket(self, ticket_id: str):
+        return self.tickets.get(ticket_id)

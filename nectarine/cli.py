@@ -491,6 +491,45 @@ def ticket_draft(
     console.print(table)
 
 
+def _store(database: Optional[str]):
+    import os
+
+    from .handoff.store import StoreError, TicketStore
+
+    try:
+        return TicketStore(database or os.environ.get("NECTARINE_DATABASE_URL", "sqlite:///data/nectarine.db"))
+    except StoreError as exc:
+        fail(str(exc))
+
+
+DatabaseOpt = Annotated[Optional[str], typer.Option("--database", help="Ticket database URL (default $NECTARINE_DATABASE_URL, else sqlite:///data/nectarine.db).")]
+
+
+@ticket_app.command("list")
+def ticket_list(database: DatabaseOpt = None, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50) -> None:
+    """Stored tickets, newest first."""
+    rows = _store(database).list(limit=limit)
+    table = Table(title=f"{len(rows)} ticket(s)", header_style="bold")
+    for col in ("id", "status", "priority", "title", "created"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.id, r.status, r.priority, r.title, r.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@ticket_app.command("show")
+def ticket_show(ticket_id: Annotated[str, typer.Argument(help="The ticket id from `nectarine ticket list`.")], database: DatabaseOpt = None) -> None:
+    """One stored ticket as JSON, with its delivery attempts."""
+    store = _store(database)
+    row = store.get(ticket_id)
+    if row is None:
+        fail(f"no ticket {ticket_id!r}; `nectarine ticket list` shows the ids")
+    out = {"id": row.id, "status": row.status, "priority": row.priority, "created_at": row.created_at.isoformat(),
+           "last_error": row.last_error, "draft": row.draft,
+           "deliveries": [{"sink": o.sink, "status": o.status, "attempts": o.attempts, "last_error": o.last_error} for o in store.outbox(row.id)]}
+    print(json.dumps(out, indent=2, default=str))
+
+
 @eval_app.command("priority")
 def eval_priority(
     tickets: Annotated[Path, typer.Argument(help="Tickets as JSONL: {\"_id\", \"text\", \"priority\", \"language\"?}.")],

@@ -148,3 +148,19 @@ def test_eval_priority_cli(tmp_path):
     tickets.write_text('{"text": "x", "priority": "urgent"}\n')
     bad = runner.invoke(app, ["eval", "priority", str(tickets)])
     assert bad.exit_code == 2 and "choose one of" in bad.output
+
+
+def test_ticket_list_and_show(tmp_path):
+    from nectarine.handoff.draft import TicketDraft
+    from nectarine.handoff.store import TicketStore
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    row = TicketStore(url).submit(TicketDraft(title="Exports fail", description="d", priority="High"), "k1")
+    listed = runner.invoke(app, ["ticket", "list", "--database", url])
+    assert listed.exit_code == 0 and row.id in listed.output and "Exports fail" in listed.output
+    shown = runner.invoke(app, ["ticket", "show", row.id, "--database", url])
+    assert shown.exit_code == 0 and json.loads(shown.output)["deliveries"][0]["status"] == "pending"
+    missing = runner.invoke(app, ["ticket", "show", "nope", "--database", url])
+    assert missing.exit_code == 2 and "ticket list" in missing.output
+    down = runner.invoke(app, ["ticket", "list", "--database", "postgresql+psycopg://u:pw@127.0.0.1:1/x"])
+    assert down.exit_code == 2 and "u:***@127.0.0.1:1" in down.output

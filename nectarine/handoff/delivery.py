@@ -1,0 +1,72 @@
+"""Where submitted tickets go: a signed webhook, or email over SMTP. Sinks are small and pluggable.
+
+>>> sink = WebhookSink("https://support.example.com/hooks/nectarine", secret="s3cr3t")  # doctest: +SKIP
+>>> sink.send("t-1", draft_json, delivery_id="t-1-1")                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+from email.message import EmailMessage
+from typing import Protocol
+
+
+class TicketSink(Protocol):
+    name: str
+
+    def send(self, ticket_id: str, draft: dict, *, delivery_id: str) -> None:
+        """Deliver or raise; the outbox retries on any exception."""
+        ...
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSink:
+    """POSTs the ticket as JSON, signed with HMAC-SHA256 in ``X-Nectarine-Signature``."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str, *, timeout: float = 10.0) -> None:
+        self.url, self.secret, self.timeout = url, secret, timeout
+
+    def send(self, ticket_id: str, draft: dict, *, delivery_id: str) -> None:
+        import httpx
+
+        body = json.dumps({"ticket_id": ticket_id, "ticket": draft}, sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", "X-Nectarine-Signature": signature(self.secret, body),
+                   "X-Nectarine-Delivery-Id": delivery_id}
+        response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout)
+        response.raise_for_status()
+
+
+class EmailSink:
+    """Sends the ticket as a plain-text email (JSON attached) over SMTP."""
+
+    name = "email"
+
+    def __init__(self, host: str, port: int, sender: str, to: str, *, starttls: bool = False, username: str | None = None,
+                 password: str | None = None, timeout: float = 10.0) -> None:
+        self.host, self.port, self.sender, self.to = host, port, sender, to
+        self.starttls, self.username, self.password, self.timeout = starttls, username, password, timeout
+
+    def send(self, ticket_id: str, draft: dict, *, delivery_id: str) -> None:
+        msg = EmailMessage()
+        msg["Subject"] = f"[{draft.get('priority', '?')}] {draft.get('title', ticket_id)}"
+        msg["From"], msg["To"] = self.sender, self.to
+        msg["X-Nectarine-Ticket"], msg["X-Nectarine-Delivery-Id"] = ticket_id, delivery_id
+        lines = [f"Ticket {ticket_id}", f"Priority: {draft.get('priority')} ({draft.get('priority_rationale', '')})",
+                 f"Nectain version: {draft.get('nectain_version') or 'unknown'}", f"Language: {draft.get('language')}", "",
+                 draft.get("description", "")]
+        msg.set_content("\n".join(lines))
+        msg.add_attachment(json.dumps(draft, indent=2).encode(), maintype="application", subtype="json", filename=f"{ticket_id}.json")
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(msg)

@@ -1,0 +1,190 @@
+"""Tickets stored through SQLAlchemy 2 (SQLite by default, PostgreSQL by URL), delivered through an outbox.
+
+A ticket's life: ``draft`` -> ``submitted`` -> ``delivered`` (or ``failed`` after the last retry).
+Submission is idempotent: the client sends an idempotency key, and a double click makes one ticket.
+Delivery goes through an outbox table, so a ticket submitted while the support system is down waits
+in the database (through any number of restarts) and is delivered once it is back.
+
+>>> store = TicketStore("sqlite:///data/nectarine.db")          # doctest: +SKIP
+>>> ticket = store.submit(draft, idempotency_key="a1b2c3")       # doctest: +SKIP
+>>> store.deliver_due([WebhookSink("https://support.example/hook", secret="...")])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from .draft import TicketDraft
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+STATUSES = ("draft", "submitted", "delivered", "failed")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class StoreError(RuntimeError):
+    """The ticket database cannot be used; the message names it (password masked) and what to do."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    priority: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    draft: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    sink: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def migrate(url: str) -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+
+
+class TicketStore:
+    def __init__(self, url: str = "sqlite:///data/nectarine.db", *, max_attempts: int = 8, backoff_seconds: float = 30.0) -> None:
+        self.url = url
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() == "sqlite":
+            @event.listens_for(self.engine, "connect")
+            def _wal(dbapi_conn, _record):  # readers never wait for the writer
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=5000")
+                cur.close()
+        try:
+            with self.engine.connect():
+                pass
+            migrate(url)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreError(f"cannot reach the ticket database at {masked(url)}: {reason}. "
+                             "Check that the server runs and the URL (NECTARINE_DATABASE_URL) is right") from None
+
+    # ------------------------------------------------------------------ writing
+    def save_draft(self, draft: TicketDraft) -> TicketRow:
+        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+            row = TicketRow(id=uuid.uuid4().hex[:16], session_id=draft.session_id, status="draft", priority=draft.priority,
+                            title=draft.title[:300], draft=draft.model_dump(mode="json"))
+            s.add(row)
+        return row
+
+    def submit(self, draft: TicketDraft, idempotency_key: str, sinks: Sequence[str] = ("default",)) -> TicketRow:
+        """Store a submitted ticket and queue its delivery; the same key returns the same ticket."""
+        if not idempotency_key or len(idempotency_key) > 128:
+            raise ValueError("idempotency_key: send a unique string of 1 to 128 characters per submission")
+        existing = self.by_key(idempotency_key)
+        if existing is not None:
+            return existing
+        try:
+            with Session(self.engine, expire_on_commit=False) as s, s.begin():
+                row = TicketRow(id=uuid.uuid4().hex[:16], idempotency_key=idempotency_key, session_id=draft.session_id,
+                                status="submitted", priority=draft.priority, title=draft.title[:300], draft=draft.model_dump(mode="json"))
+                s.add(row)
+                s.flush()
+                for sink in sinks:
+                    s.add(OutboxRow(ticket_id=row.id, sink=sink))
+        except IntegrityError:  # a concurrent double click won the race: return its ticket
+            found = self.by_key(idempotency_key)
+            if found is None:
+                raise
+            return found
+        return row
+
+    # ------------------------------------------------------------------ reading
+    def by_key(self, key: str) -> TicketRow | None:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.scalar(select(TicketRow).where(TicketRow.idempotency_key == key))
+
+    def get(self, ticket_id: str) -> TicketRow | None:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.get(TicketRow, ticket_id)
+
+    def list(self, limit: int = 50, session_id: str | None = None) -> list[TicketRow]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            q = select(TicketRow).order_by(TicketRow.created_at.desc()).limit(limit)
+            if session_id:
+                q = q.where(TicketRow.session_id == session_id)
+            return list(s.scalars(q))
+
+    def outbox(self, ticket_id: str) -> list[OutboxRow]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return list(s.scalars(select(OutboxRow).where(OutboxRow.ticket_id == ticket_id)))
+
+    # ------------------------------------------------------------------ delivery
+    def deliver_due(self, sinks: dict, *, at: dt.datetime | None = None) -> int:
+        """Try every outbox entry that is due; returns how many were delivered. Safe to call repeatedly."""
+        at = at or now()
+        delivered = 0
+        with Session(self.engine, expire_on_commit=False) as s:
+            due = list(s.scalars(select(OutboxRow).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= at)
+                                 .order_by(OutboxRow.id).with_for_update(skip_locked=True)))
+            for entry in due:
+                ticket = s.get(TicketRow, entry.ticket_id)
+                sink = sinks.get(entry.sink)
+                entry.attempts += 1
+                try:
+                    if sink is None:
+                        raise RuntimeError(f"no sink named {entry.sink!r} is configured")
+                    sink.send(ticket.id, ticket.draft, delivery_id=f"{ticket.id}-{entry.id}")
+                except Exception as exc:  # the target is down or refused: retry later with backoff
+                    entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                    if entry.attempts >= self.max_attempts:
+                        entry.status, ticket.status, ticket.last_error = "failed", "failed", entry.last_error
+                    else:
+                        entry.next_attempt_at = at + dt.timedelta(seconds=self.backoff_seconds * 2 ** (entry.attempts - 1))
+                else:
+                    entry.status, entry.delivered_at, entry.last_error = "delivered", at, None
+                    if all(o.status == "delivered" for o in s.scalars(select(OutboxRow).where(OutboxRow.ticket_id == ticket.id))):
+                        ticket.status = "delivered"
+                    delivered += 1
+                ticket.updated_at = at
+                s.commit()  # one entry at a time: a crash never loses a delivery that happened
+        return delivered

@@ -1,0 +1,199 @@
+"""The ticket store on SQLite and on a real PostgreSQL server, idempotent submission, and the outbox
+delivering to a real webhook receiver and a real SMTP server on loopback."""
+
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import threading
+import uuid
+
+import pytest
+
+from nectarine.handoff.delivery import EmailSink, WebhookSink
+from nectarine.handoff.draft import TicketDraft
+from nectarine.handoff.store import StoreError, TicketStore, masked
+
+CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    url = os.environ.get("NECTARINE_TEST_POSTGRES_URL")
+    if not url:
+        if CI:
+            pytest.fail("NECTARINE_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL (scripts/postgres.sh)")
+        pytest.skip("no PostgreSQL here; run the suite through scripts/test.sh, which starts one")
+    import psycopg
+
+    name = f"nectarine_test_{uuid.uuid4().hex[:8]}"
+    admin = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    yield url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'nectarine.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def draft(title="Nobody can log in", priority="Highest", session="s-1") -> TicketDraft:
+    return TicketDraft(title=title, description="What the user reports", priority=priority, session_id=session)
+
+
+def test_submit_is_idempotent(store_url):
+    store = TicketStore(store_url)
+    key = uuid.uuid4().hex
+    first = store.submit(draft(), key)
+    again = store.submit(draft(), key)  # the double click
+    assert again.id == first.id and first.status == "submitted"
+    assert [t.id for t in store.list(session_id="s-1") if t.idempotency_key == key] == [first.id]
+    assert store.get(first.id).draft["title"] == "Nobody can log in"
+    assert len(store.outbox(first.id)) == 1
+
+
+def test_concurrent_double_submit_makes_one_ticket(store_url):
+    store = TicketStore(store_url)
+    key = uuid.uuid4().hex
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.submit(draft(), key).id)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1
+
+
+def test_draft_status_and_validation(store_url):
+    store = TicketStore(store_url)
+    row = store.save_draft(draft(session="s-2"))
+    assert store.get(row.id).status == "draft"
+    with pytest.raises(ValueError, match="idempotency_key"):
+        store.submit(draft(), "")
+
+
+def test_sqlite_uses_wal(tmp_path):
+    store = TicketStore(f"sqlite:///{tmp_path / 'x.db'}")
+    with store.engine.connect() as con:
+        assert con.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_unreachable_database_names_the_url_with_the_password_masked():
+    url = "postgresql+psycopg://nectarine:hunter2@127.0.0.1:1/tickets"
+    with pytest.raises(StoreError) as exc:
+        TicketStore(url)
+    assert "postgresql+psycopg://nectarine:***@127.0.0.1:1/tickets" in str(exc.value) and "hunter2" not in str(exc.value)
+    assert masked(url).endswith("@127.0.0.1:1/tickets")
+
+
+# ---------------------------------------------------------------- delivery
+
+
+class Receiver:
+    """A real HTTP webhook receiver on loopback that checks signatures and counts deliveries."""
+
+    def __init__(self, secret: str, port: int = 0):
+        self.secret, self.received = secret, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(outer.secret.encode(), body, hashlib.sha256).hexdigest()
+                ok = hmac.compare_digest(expected, self.headers.get("X-Nectarine-Signature", ""))
+                if ok:
+                    outer.received.append((self.headers["X-Nectarine-Delivery-Id"], json.loads(body)))
+                self.send_response(204 if ok else 401)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_delivery_survives_a_receiver_outage_and_a_restart(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    receiver = Receiver("s3cr3t")
+    port = receiver.port
+    receiver.stop()  # the support system is down
+
+    store = TicketStore(url, backoff_seconds=0)
+    ticket = store.submit(draft(), "key-1", sinks=["webhook"])
+    sinks = {"webhook": WebhookSink(f"http://127.0.0.1:{port}/hook", "s3cr3t", timeout=2)}
+    assert store.deliver_due(sinks) == 0
+    entry = store.outbox(ticket.id)[0]
+    assert entry.status == "pending" and entry.attempts == 1 and "Connect" in entry.last_error
+    del store  # the process stops
+
+    receiver = Receiver("s3cr3t", port)  # everything comes back
+    try:
+        restarted = TicketStore(url, backoff_seconds=0)
+        assert restarted.deliver_due(sinks) == 1
+        assert restarted.deliver_due(sinks) == 0  # delivered once, never again
+        assert restarted.get(ticket.id).status == "delivered"
+        assert len(receiver.received) == 1 and receiver.received[0][1]["ticket_id"] == ticket.id
+    finally:
+        receiver.stop()
+
+
+def test_wrong_signature_secret_is_refused_and_retried_with_backoff(tmp_path):
+    receiver = Receiver("right")
+    try:
+        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", backoff_seconds=60, max_attempts=2)
+        ticket = store.submit(draft(), "k", sinks=["webhook"])
+        sinks = {"webhook": WebhookSink(f"http://127.0.0.1:{receiver.port}/hook", "wrong")}
+        assert store.deliver_due(sinks) == 0
+        first = store.outbox(ticket.id)[0]
+        assert "401" in first.last_error
+        assert store.deliver_due(sinks) == 0 and store.outbox(ticket.id)[0].attempts == 1  # not due yet: backing off
+        store.deliver_due(sinks, at=first.next_attempt_at)
+        assert store.outbox(ticket.id)[0].status == "failed" and store.get(ticket.id).status == "failed"
+        assert receiver.received == []
+    finally:
+        receiver.stop()
+
+
+def test_email_delivery_through_a_real_smtp_server(tmp_path):
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append(envelope)
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+        ticket = store.submit(draft(title="Exports fail for the sales team", priority="High"), "mail-1", sinks=["email"])
+        sinks = {"email": EmailSink("127.0.0.1", controller.port, "nectarine@example.test", "support@example.test")}
+        assert store.deliver_due(sinks) == 1
+        (envelope,) = inbox.messages
+        text = envelope.content.decode()
+        assert envelope.rcpt_tos == ["support@example.test"]
+        assert "Subject: [High] Exports fail for the sales team" in text and f"X-Nectarine-Ticket: {ticket.id}" in text
+    finally:
+        controller.stop()
