@@ -195,6 +195,7 @@ SIGNALS: dict[str, re.Pattern] = {
     ),
 }
 SIGNAL_NAMES = list(SIGNALS)
+FEATURE_NAMES = SIGNAL_NAMES + ["headcount_log"] + [f"page_logic_{p}" for p in ("Highest", "High", "Normal", "Low")]
 # A number of affected people, in any language ("300 Nutzer", "12 users"): the bigger, the wider the scope.
 _HEADCOUNT = re.compile(r"\b(\d{1,3}(?:[ ,.]\d{3})*|\d+)\s*(?:\+\s*)?(users|people|staff|employees|colleagues|agents|accounts|nutzer|benutzer|mitarbeiter|utilisateurs|usuarios|utenti|usuários|gebruikers|użytkownik\w*|пользовател\w*|користувач\w*|名)", re.I)
 
@@ -230,6 +231,20 @@ SIGNAL_WORDS = {
 }
 
 
+def page_logic(s: dict[str, float]) -> str:
+    """The Support Center's definitions as a decision list over scope and impact (a feature for the model)."""
+    wide = s["scope_all"] or s["headcount_log"] >= 2.7
+    many = wide or s["scope_many"] or s["scope_dept"] or s["headcount_log"] >= 1.0
+    hard = s["impact_outage"] or s["impact_login"] or s["impact_data_loss"]
+    if s["impact_security"] or (wide and hard):
+        return "Highest"
+    if s["impact_blocked"] or (many and (hard or s["impact_crash"] or s["impact_slow"])) or s["impact_data_loss"]:
+        return "High"
+    if s["request_enhancement"] or s["request_docs"] or (s["impact_cosmetic"] and not (hard or s["impact_crash"] or s["impact_slow"])):
+        return "Low"
+    return "Normal"
+
+
 def rule(s: dict[str, float]) -> tuple[str, str] | None:
     """Unambiguous combinations that decide without the model."""
     wide = s["scope_all"] or s["headcount_log"] >= 2.7  # everyone, or 500+ people
@@ -263,7 +278,12 @@ class PriorityClassifier:
         if missing:
             self._cache.update(zip(missing, self.embedder.encode(missing, batch_size=16)))
         emb = np.stack([self._cache[t] for t in texts])
-        sig = np.array([[v for v in signals(t).values()] for t in texts], dtype=np.float32) * self.signal_weight
+        rows = []
+        for t in texts:
+            sg = signals(t)
+            logic = page_logic(sg)
+            rows.append([*sg.values(), *(1.0 if logic == p else 0.0 for p in LABELS)])
+        sig = np.array(rows, dtype=np.float32) * self.signal_weight
         return np.hstack([emb, sig])
 
     # ------------------------------------------------------------------ training
@@ -278,14 +298,14 @@ class PriorityClassifier:
         return self
 
     def save(self, path: Path = MODEL_FILE) -> None:
-        np.savez(path, weights=self.weights, bias=self.bias, signal_weight=self.signal_weight, signal_names=np.array(SIGNAL_NAMES + ["headcount_log"]))
+        np.savez(path, weights=self.weights, bias=self.bias, signal_weight=self.signal_weight, signal_names=np.array(FEATURE_NAMES))
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE, embedder=None) -> PriorityClassifier:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no trained priority model; train it with scripts/train_priority.py")
         data = np.load(path)
-        if list(data["signal_names"]) != SIGNAL_NAMES + ["headcount_log"]:
+        if list(data["signal_names"]) != FEATURE_NAMES:
             raise ValueError(f"{path} was trained with other signals; retrain it with scripts/train_priority.py")
         return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]))
 
