@@ -530,6 +530,35 @@ def ticket_show(ticket_id: Annotated[str, typer.Argument(help="The ticket id fro
     print(json.dumps(out, indent=2, default=str))
 
 
+@eval_app.command("compare")
+def eval_compare(
+    old: Annotated[Path, typer.Argument(help="Baseline result (--json of an eval command).")],
+    new: Annotated[Path, typer.Argument(help="New result of the same eval command.")],
+    tolerance: Annotated[float, typer.Option(help="How much worse a metric may get before it counts as a regression.")] = 0.01,
+    gate_latency: Annotated[bool, typer.Option(help="Also fail on latency regressions (relative to the old value).")] = False,
+) -> None:
+    """Print metric deltas; exit 1 when a metric regresses beyond the tolerance (a CI gate)."""
+    from .eval.compare import compare
+
+    try:
+        a, b = (json.loads(p.read_text())["metrics"] for p in (old, new))
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"cannot read the results: {exc}; pass two --json files written by `nectarine eval ...`")
+    deltas = compare(a, b, tolerance=tolerance, gate_latency=gate_latency)
+    table = Table(title=f"{old.name} -> {new.name} (tolerance {tolerance})", header_style="bold")
+    for col in ("metric", "old", "new", "delta", ""):
+        table.add_column(col, justify="right" if col in ("old", "new", "delta") else "left")
+    for d in deltas:
+        mark = "[red]REGRESSION[/]" if d.regression else ("" if d.gated else "[dim]not gated[/]")
+        table.add_row(d.metric, f"{d.old:.4f}", f"{d.new:.4f}", f"{d.delta:+.4f}", mark)
+    console.print(table)
+    bad = [d.metric for d in deltas if d.regression]
+    if bad:
+        err.print(f"[bold red]regressed beyond {tolerance}:[/] {', '.join(bad)}")
+        raise typer.Exit(1)
+    console.print("[green]no regression[/]")
+
+
 @eval_app.command("priority")
 def eval_priority(
     tickets: Annotated[Path, typer.Argument(help="Tickets as JSONL: {\"_id\", \"text\", \"priority\", \"language\"?}.")],

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the whole test suite (what CI runs), with a throw-away PostgreSQL on loopback.
+# Set up and run the whole test suite (what CI runs), with a throw-away PostgreSQL on loopback,
+# and the quality gate: the test split's metrics against eval/baselines/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -11,4 +12,11 @@ elif [ "${CI:-}" = true ]; then
 else
   echo "warning: PostgreSQL could not be started here; its store tests will be skipped" >&2
 fi
-exec .venv/bin/python -m pytest "$@"
+# The gate runs first so that pytest's summary is the last thing printed.
+gate=0
+bash scripts/quality_gate.sh || gate=$?
+.venv/bin/python -m pytest "$@"
+if [ "$gate" -ne 0 ]; then
+  echo "quality gate: a metric regressed beyond the tolerance (tables above); tests passed" >&2
+  exit "$gate"
+fi

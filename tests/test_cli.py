@@ -164,3 +164,20 @@ def test_ticket_list_and_show(tmp_path):
     assert missing.exit_code == 2 and "ticket list" in missing.output
     down = runner.invoke(app, ["ticket", "list", "--database", "postgresql+psycopg://u:pw@127.0.0.1:1/x"])
     assert down.exit_code == 2 and "u:***@127.0.0.1:1" in down.output
+
+
+def test_eval_compare_gates_regressions(tmp_path):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps({"metrics": {"ndcg@10": 0.70, "recall@10": 0.80, "ece": 0.05, "latency_ms_p50": 5.0, "queries": 140}}))
+    new.write_text(json.dumps({"metrics": {"ndcg@10": 0.705, "recall@10": 0.80, "ece": 0.055, "latency_ms_p50": 9.0, "queries": 140}}))
+    ok = runner.invoke(app, ["eval", "compare", str(old), str(new)])
+    assert ok.exit_code == 0 and "no regression" in ok.output  # within 0.01, and latency is not gated
+    new.write_text(json.dumps({"metrics": {"ndcg@10": 0.67, "recall@10": 0.80, "ece": 0.09, "latency_ms_p50": 5.0, "queries": 140}}))
+    bad = runner.invoke(app, ["eval", "compare", str(old), str(new)])
+    assert bad.exit_code == 1 and "ndcg@10" in bad.output and "ece" in bad.output
+    looser = runner.invoke(app, ["eval", "compare", str(old), str(new), "--tolerance", "0.05"])
+    assert looser.exit_code == 0
+    latency = runner.invoke(app, ["eval", "compare", str(old), str(old.with_name("old.json")), "--gate-latency"])
+    assert latency.exit_code == 0
+    broken = runner.invoke(app, ["eval", "compare", str(old), str(tmp_path / "missing.json")])
+    assert broken.exit_code == 2 and "cannot read" in broken.output

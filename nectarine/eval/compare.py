@@ -1,0 +1,35 @@
+"""Compare two evaluation results and flag regressions, so a docs or code change can be gated in CI.
+
+>>> regressions = compare(old["metrics"], new["metrics"], tolerance=0.01)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOWER_IS_BETTER = ("latency", "ece", "false_confident")
+NOT_GATED = ("latency", "queries")  # machine load moves latency; counts are not quality
+
+
+@dataclass
+class Delta:
+    metric: str
+    old: float
+    new: float
+    delta: float
+    regression: bool
+    gated: bool
+
+
+def compare(old: dict, new: dict, *, tolerance: float = 0.01, gate_latency: bool = False) -> list[Delta]:
+    out = []
+    for metric in sorted(set(old) & set(new)):
+        a, b = old[metric], new[metric]
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool):
+            continue
+        lower = any(k in metric for k in LOWER_IS_BETTER)
+        gated = gate_latency or not any(k in metric for k in NOT_GATED)
+        worse = (b - a) if lower else (a - b)
+        scale = max(abs(a), 1.0) if "latency" in metric else 1.0  # latency: relative; quality: absolute
+        out.append(Delta(metric, float(a), float(b), float(b - a), gated and worse / scale > tolerance, gated))
+    return out

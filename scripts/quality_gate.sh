@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Regression gate: the project's own test split against the committed baselines in eval/baselines/.
+# A metric that gets worse by more than the tolerance fails the run. After an intended change, refresh
+# a baseline by copying the new --json output over it (and say why in the commit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+nec=.venv/bin/nectarine
+$nec eval retrieval eval/nectain --split test --json "$out/retrieval.json" > "$out/retrieval.log"
+$nec eval answers eval/nectain --split test --json "$out/answers.json" > "$out/answers.log"
+$nec eval priority eval/tickets/test.jsonl --json "$out/priority.json" > "$out/priority.log"
+status=0
+for name in retrieval answers priority; do
+  echo "== quality gate: $name"
+  $nec eval compare "eval/baselines/$name-test.json" "$out/$name.json" --tolerance "${NECTARINE_GATE_TOLERANCE:-0.01}" || status=1
+done
+exit $status
