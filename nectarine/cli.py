@@ -337,6 +337,14 @@ eval_app = typer.Typer(help="Offline evaluation: retrieval quality on BEIR-layou
 app.add_typer(eval_app, name="eval")
 
 
+def _write_report(path: Path, title: str, **sections) -> None:
+    from .eval.report import build_report
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(build_report(title, **sections))
+    console.print(f"wrote {path}")
+
+
 def _write_json(path: Optional[Path], data: dict) -> None:
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -365,6 +373,7 @@ def eval_retrieval(
     split: Annotated[str, typer.Option(help="Which qrels split to score.")] = "test",
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-query results here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (all three modes, plots, worst queries).")] = None,
 ) -> None:
     """nDCG@10, recall@1/5/10/20, MRR@10 and latency, by source type and by first turn vs follow-up."""
     from .eval.datasets import DatasetError, load_dataset
@@ -379,9 +388,9 @@ def eval_retrieval(
     except (DatasetError, OptionError) as exc:
         fail(str(exc))
     index = index or Path("indexes") / dataset.name
-    report = run_ingest(dataset.corpus_paths, index)
-    if not report.up_to_date:
-        print_ingest_report(report)
+    ingested = run_ingest(dataset.corpus_paths, index)
+    if not ingested.up_to_date:
+        print_ingest_report(ingested)
     nec = _load(index)
     with _progress() as progress:
         task = progress.add_task(f"{split} queries", total=None)
@@ -391,6 +400,12 @@ def eval_retrieval(
     console.print(metrics_table(f"Retrieval on {dataset.name}/{split} ({mode})", {"all": m, **result["breakdown"]}, RETRIEVAL_COLUMNS))
     console.print(f"latency p50 {m['latency_ms_p50']:.1f} ms, p95 {m['latency_ms_p95']:.1f} ms (query embedding included)")
     _write_json(json_out, result)
+    if report:
+        modes = {mode: result}
+        for other in ("hybrid", "dense", "bm25"):
+            if other != mode:
+                modes[other] = evaluate_retrieval(nec, dataset, split=split, mode=other)
+        _write_report(report, f"{dataset.name}/{split}", retrieval=modes)
 
 
 ANSWER_COLUMNS = ["answer_similarity", "citation_precision", "supported_sentence_rate", "handoff_auroc", "false_confident_rate",
@@ -407,6 +422,7 @@ def eval_answers(
     model: ModelOpt = None,
     timeout: TimeoutOpt = 30.0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-question results here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (reliability diagram, confidence plots, mistakes).")] = None,
 ) -> None:
     """Answer quality, citation precision, supported sentences, handoff AUROC, deflection, escalation recall, ECE."""
     from .eval.answers import evaluate_answers
@@ -418,9 +434,9 @@ def eval_answers(
     except DatasetError as exc:
         fail(str(exc))
     index = index or Path("indexes") / dataset.name
-    report = run_ingest(dataset.corpus_paths, index)
-    if not report.up_to_date:
-        print_ingest_report(report)
+    ingested = run_ingest(dataset.corpus_paths, index)
+    if not ingested.up_to_date:
+        print_ingest_report(ingested)
     nec = _load_assistant(index, answerer, base_url, model, timeout)
     with _progress() as progress:
         task = progress.add_task(f"{split} questions", total=None)
@@ -563,6 +579,7 @@ def eval_compare(
 def eval_priority(
     tickets: Annotated[Path, typer.Argument(help="Tickets as JSONL: {\"_id\", \"text\", \"priority\", \"language\"?}.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-ticket predictions here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (confusion matrix, errors).")] = None,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and a confusion matrix of the priority classifier."""
     from .eval.metrics import classification_report
@@ -573,25 +590,60 @@ def eval_priority(
     except (OSError, ValueError) as exc:
         fail(str(exc))
     verdicts = PriorityClassifier.load().classify_many([t["text"] for t in rows])
-    report = classification_report([t["priority"] for t in rows], [v.priority for v in verdicts], labels=LABELS)
-    per = Table(title=f"{tickets.name}: accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}", header_style="bold")
+    cr = classification_report([t["priority"] for t in rows], [v.priority for v in verdicts], labels=LABELS)
+    per = Table(title=f"{tickets.name}: accuracy {cr['accuracy']:.3f}, macro-F1 {cr['macro_f1']:.3f}", header_style="bold")
     for col in ("class", "precision", "recall", "f1", "support"):
         per.add_column(col, justify="right")
     for label in LABELS:
-        m = report["per_class"][label]
+        m = cr["per_class"][label]
         per.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
     console.print(per)
     cm = Table(title="Confusion matrix (rows: gold, columns: predicted)", header_style="bold")
     cm.add_column("")
     for label in LABELS:
         cm.add_column(label, justify="right")
-    for label, row in zip(LABELS, report["confusion_matrix"]):
+    for label, row in zip(LABELS, cr["confusion_matrix"]):
         cm.add_row(label, *map(str, row))
     console.print(cm)
-    _write_json(json_out, {"metrics": {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "per_class": report["per_class"],
-                                        "confusion_matrix": report["confusion_matrix"], "labels": LABELS},
-                           "items": [{"id": t.get("_id"), "gold": t["priority"], "predicted": v.priority, "rationale": v.rationale}
-                                     for t, v in zip(rows, verdicts)]})
+    result = {"metrics": {"accuracy": cr["accuracy"], "macro_f1": cr["macro_f1"], "per_class": cr["per_class"],
+                          "confusion_matrix": cr["confusion_matrix"], "labels": LABELS},
+              "items": [{"id": t.get("_id"), "gold": t["priority"], "predicted": v.priority, "rationale": v.rationale}
+                        for t, v in zip(rows, verdicts)]}
+    _write_json(json_out, result)
+    if report:
+        _write_report(report, tickets.name, priority=result)
+    return result
+
+
+@eval_app.command("all")
+def eval_all(
+    split: Annotated[str, typer.Option(help="Which split of the project's sets.")] = "test",
+    out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("eval/results"),
+    report: Annotated[Optional[Path], typer.Option("--report", help="One HTML report of everything.")] = None,
+) -> None:
+    """Retrieval (all modes), answers and priority on the project's own eval/ sets."""
+    from .eval.answers import evaluate_answers
+    from .eval.datasets import load_dataset
+    from .eval.retrieval import evaluate_retrieval
+
+    dataset = load_dataset(Path("eval/nectain"))
+    index = Path("indexes") / dataset.name
+    run_ingest(dataset.corpus_paths, index)
+    nec = _load_assistant(index, "offline", None, None, 30.0)
+    modes = {m: evaluate_retrieval(nec, dataset, split=split, mode=m) for m in ("hybrid", "dense", "bm25")}
+    console.print(metrics_table(f"Retrieval on {dataset.name}/{split}", {m: r["metrics"] for m, r in modes.items()}, RETRIEVAL_COLUMNS))
+    answers = evaluate_answers(nec, dataset, split=split)
+    table = Table(title=f"Answers on {dataset.name}/{split}", header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for c in ANSWER_COLUMNS:
+        table.add_row(c, f"{answers['metrics'][c]:.3f}" if isinstance(answers["metrics"][c], float) else str(answers["metrics"][c]))
+    console.print(table)
+    priority = eval_priority(Path(f"eval/tickets/{split}.jsonl"), json_out=out / "priority.json", report=None)
+    for name, data in (("retrieval", modes["hybrid"]), ("answers", answers)):
+        _write_json(out / f"{name}.json", data)
+    if report:
+        _write_report(report, f"{dataset.name}/{split}", retrieval=modes, answers=answers, priority=priority)
 
 
 def main() -> None:

@@ -181,3 +181,23 @@ def test_eval_compare_gates_regressions(tmp_path):
     assert latency.exit_code == 0
     broken = runner.invoke(app, ["eval", "compare", str(old), str(tmp_path / "missing.json")])
     assert broken.exit_code == 2 and "cannot read" in broken.output
+
+
+def test_html_reports_hold_their_plots_and_tables(tmp_path):
+    from .conftest import FIXTURES
+
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["eval", "retrieval", str(FIXTURES / "beir-tiny"), "--index", str(tmp_path / "idx"), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 2  # recall@k by mode, latency histogram
+    assert "Worst queries" in page and "hybrid" in page and "bm25" in page and "<script" not in page
+    result = runner.invoke(app, ["eval", "answers", str(FIXTURES / "beir-tiny"), "--index", str(tmp_path / "idx"), "--report", str(out)])
+    assert result.exit_code == 0 and out.read_text().count("data:image/png;base64,") == 2  # reliability, confidence by kind
+    tickets = tmp_path / "t.jsonl"
+    tickets.write_text('{"_id": "a", "text": "Nobody can log in, <script>alert(1)</script>", "priority": "Highest"}\n'
+                       '{"_id": "b", "text": "typo on the settings page", "priority": "Normal"}\n')
+    result = runner.invoke(app, ["eval", "priority", str(tickets), "--report", str(out)])
+    page = out.read_text()
+    assert result.exit_code == 0 and "Confusion" not in page or "predicted" in page
+    assert page.count("data:image/png;base64,") == 1 and "<h3>Errors</h3>" in page
