@@ -589,7 +589,13 @@ def eval_priority(
         rows = load_tickets(tickets)
     except (OSError, ValueError) as exc:
         fail(str(exc))
-    verdicts = PriorityClassifier.load().classify_many([t["text"] for t in rows])
+    classifier = PriorityClassifier.load()
+    verdicts = []
+    with _progress() as progress:
+        task = progress.add_task("tickets", total=len(rows))
+        for start in range(0, len(rows), 16):
+            verdicts += classifier.classify_many([t["text"] for t in rows[start : start + 16]])
+            progress.update(task, completed=len(verdicts))
     cr = classification_report([t["priority"] for t in rows], [v.priority for v in verdicts], labels=LABELS)
     per = Table(title=f"{tickets.name}: accuracy {cr['accuracy']:.3f}, macro-F1 {cr['macro_f1']:.3f}", header_style="bold")
     for col in ("class", "precision", "recall", "f1", "support"):
@@ -630,9 +636,15 @@ def eval_all(
     index = Path("indexes") / dataset.name
     run_ingest(dataset.corpus_paths, index)
     nec = _load_assistant(index, "offline", None, None, 30.0)
-    modes = {m: evaluate_retrieval(nec, dataset, split=split, mode=m) for m in ("hybrid", "dense", "bm25")}
+    modes = {}
+    with _progress() as progress:
+        for m in ("hybrid", "dense", "bm25"):
+            task = progress.add_task(f"retrieval ({m})", total=None)
+            modes[m] = evaluate_retrieval(nec, dataset, split=split, mode=m, progress=lambda d, t, task=task: progress.update(task, completed=d, total=t))
     console.print(metrics_table(f"Retrieval on {dataset.name}/{split}", {m: r["metrics"] for m, r in modes.items()}, RETRIEVAL_COLUMNS))
-    answers = evaluate_answers(nec, dataset, split=split)
+    with _progress() as progress:
+        task = progress.add_task("answers", total=None)
+        answers = evaluate_answers(nec, dataset, split=split, progress=lambda d, t: progress.update(task, completed=d, total=t))
     table = Table(title=f"Answers on {dataset.name}/{split}", header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -644,6 +656,46 @@ def eval_all(
         _write_json(out / f"{name}.json", data)
     if report:
         _write_report(report, f"{dataset.name}/{split}", retrieval=modes, answers=answers, priority=priority)
+
+
+@app.command()
+def gaps(
+    since: Annotated[Optional[str], typer.Option(help="Only conversations from this date on (YYYY-MM-DD).")] = None,
+    database: DatabaseOpt = None,
+    threshold: Annotated[float, typer.Option(help="Answers below this confidence count as not answered.")] = 0.5,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the topics as JSON.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write the topics as an HTML page.")] = None,
+) -> None:
+    """Coverage gaps for the docs team: clusters of questions the docs did not answer, by volume."""
+    import datetime as dt
+    import html as html_
+
+    from .eval.gaps import find_gaps
+    from .index.embedder import get_embedder
+
+    start = None
+    if since:
+        try:
+            start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            fail(f"--since {since!r}: use a date like 2026-11-01")
+    found = find_gaps(_store(database).turns(since=start), get_embedder(), threshold=threshold)
+    table = Table(title=f"{len(found)} topic(s) the docs do not cover well", header_style="bold", show_lines=True)
+    for col in ("#", "questions", "typical questions", "why", "closest sources"):
+        table.add_column(col)
+    for i, g in enumerate(found, 1):
+        table.add_row(str(i), str(g.size), "\n".join(g.examples), ", ".join(f"{k} {v}" for k, v in g.reasons.items()),
+                      "\n".join(s["url"] for s in g.closest_sources) or "-")
+    console.print(table)
+    data = [g.__dict__ for g in found]
+    _write_json(json_out, {"metrics": {"topics": len(found)}, "gaps": data})
+    if report:
+        rows = "".join(f"<tr><td>{i}</td><td>{g.size}</td><td>{'<br>'.join(html_.escape(e) for e in g.examples)}</td>"
+                       f"<td>{html_.escape(', '.join(f'{k} {v}' for k, v in g.reasons.items()))}</td>"
+                       f"<td>{'<br>'.join(html_.escape(s['url']) for s in g.closest_sources)}</td></tr>" for i, g in enumerate(found, 1))
+        report.write_text(f"<!DOCTYPE html><meta charset=utf-8><title>Coverage gaps</title><h1>Coverage gaps</h1><table border=1>"
+                          f"<tr><th>#</th><th>questions</th><th>typical questions</th><th>why</th><th>closest sources</th></tr>{rows}</table>")
+        console.print(f"wrote {report}")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -66,6 +66,25 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TurnRow(Base):
+    """One question and its answer, redacted, with the user's feedback: what the docs team mines for gaps."""
+
+    __tablename__ = "turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    handoff: Mapped[bool] = mapped_column(Boolean)
+    answerer: Mapped[str] = mapped_column(String(32))
+    sources: Mapped[list] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(8))
+    feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)  # +1 thumbs up, -1 thumbs down
+    feedback_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
 
 
 def masked(url: str) -> str:
@@ -188,3 +207,33 @@ class TicketStore:
                 ticket.updated_at = at
                 s.commit()  # one entry at a time: a crash never loses a delivery that happened
         return delivered
+
+    # ------------------------------------------------------------------ conversations
+    def record_turn(self, question: str, answer, *, session_id: str | None = None, at: dt.datetime | None = None) -> int:
+        """Store a question and its Answer, secrets redacted first. Returns the turn id (for feedback)."""
+        from .redact import redact
+
+        row = TurnRow(session_id=session_id, question=redact(question).text, answer=redact(answer.text).text,
+                      confidence=float(answer.confidence), handoff=bool(answer.handoff_recommended), answerer=answer.answerer,
+                      sources=[{"title": " › ".join(c.heading_path), "url": c.url} for c in answer.citations],
+                      language=answer.language, created_at=at or now())
+        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+            s.add(row)
+        return row.id
+
+    def record_feedback(self, turn_id: int, helpful: bool, comment: str | None = None) -> None:
+        from .redact import redact
+
+        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+            row = s.get(TurnRow, turn_id)
+            if row is None:
+                raise KeyError(f"no conversation turn {turn_id}")
+            row.feedback = 1 if helpful else -1
+            row.feedback_comment = redact(comment).text[:2000] if comment else None
+
+    def turns(self, since: dt.datetime | None = None) -> list[TurnRow]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            q = select(TurnRow).order_by(TurnRow.created_at)
+            if since is not None:
+                q = q.where(TurnRow.created_at >= since)
+            return list(s.scalars(q))
