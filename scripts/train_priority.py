@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
+from nectarine.cli import eval_priority
 from nectarine.eval.metrics import classification_report
 from nectarine.handoff.priority import LABELS, PriorityClassifier, load_tickets
 
@@ -47,28 +47,15 @@ def main() -> None:
             best = (score, C, weight, rules)
     score, C, weight, rules = best
     console.print(f"[bold]chosen on dev: C={C}, signal_weight={weight}, rules={rules} (CV macro-F1 {score:.3f})[/]")
-    clf = PriorityClassifier(signal_weight=weight, use_rules=rules).fit(texts, labels, C=C)
-    clf.save()
-    pred = clf.classify_many([t["text"] for t in test])
-    report = classification_report([t["priority"] for t in test], [v.priority for v in pred], labels=LABELS)
-    table = Table(title=f"Test: accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}", header_style="bold")
-    for col in ("class", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="right")
-    for label in LABELS:
-        m = report["per_class"][label]
-        table.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
-    console.print(table)
-    cm = Table(title="Confusion matrix (rows: gold, columns: predicted)", header_style="bold")
-    cm.add_column("")
-    for label in LABELS:
-        cm.add_column(label, justify="right")
-    for label, row in zip(LABELS, report["confusion_matrix"]):
-        cm.add_row(label, *map(str, row))
-    console.print(cm)
+    PriorityClassifier(signal_weight=weight, use_rules=rules).fit(texts, labels, C=C).save()
+    # The figures on test, printed the way `nectarine eval priority` prints them, then the errors.
+    result = eval_priority(ROOT / "eval" / "tickets" / "test.jsonl", json_out=None, report=None)
     console.print("[bold]Errors on test:[/]")
-    for t, v in zip(test, pred):
-        if v.priority != t["priority"]:
-            console.print(f"- {t['_id']} ({t['language']}) gold {t['priority']}, predicted {v.priority}: {t['text'][:140]!r}")
+    texts_by_id = {t["_id"]: t for t in test}
+    for item in result["items"]:
+        if item["gold"] != item["predicted"]:
+            t = texts_by_id[item["id"]]
+            console.print(f"- {item['id']} ({t['language']}) gold {item['gold']}, predicted {item['predicted']}: {t['text'][:140]!r}")
 
 
 if __name__ == "__main__":
