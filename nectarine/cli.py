@@ -590,12 +590,12 @@ def eval_priority(
     except (OSError, ValueError) as exc:
         fail(str(exc))
     classifier = PriorityClassifier.load()
-    verdicts = []
     with _progress() as progress:
+        # One call for all tickets: the embedder batches them by length, and the same batching as in
+        # training keeps the figures reproducible to the last ticket (a borderline one flipped otherwise).
         task = progress.add_task("tickets", total=len(rows))
-        for start in range(0, len(rows), 16):
-            verdicts += classifier.classify_many([t["text"] for t in rows[start : start + 16]])
-            progress.update(task, completed=len(verdicts))
+        verdicts = classifier.classify_many([t["text"] for t in rows])
+        progress.update(task, completed=len(rows))
     cr = classification_report([t["priority"] for t in rows], [v.priority for v in verdicts], labels=LABELS)
     per = Table(title=f"{tickets.name}: accuracy {cr['accuracy']:.3f}, macro-F1 {cr['macro_f1']:.3f}", header_style="bold")
     for col in ("class", "precision", "recall", "f1", "support"):

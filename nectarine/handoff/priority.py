@@ -298,7 +298,8 @@ class PriorityClassifier:
         return self
 
     def save(self, path: Path = MODEL_FILE) -> None:
-        np.savez(path, weights=self.weights, bias=self.bias, signal_weight=self.signal_weight, signal_names=np.array(FEATURE_NAMES))
+        np.savez(path, weights=self.weights, bias=self.bias, signal_weight=self.signal_weight, use_rules=self.use_rules,
+                 signal_names=np.array(FEATURE_NAMES))
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE, embedder=None) -> PriorityClassifier:
@@ -307,7 +308,9 @@ class PriorityClassifier:
         data = np.load(path)
         if list(data["signal_names"]) != FEATURE_NAMES:
             raise ValueError(f"{path} was trained with other signals; retrain it with scripts/train_priority.py")
-        return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]))
+        # Whether the rules run was chosen with the weights; a model saved without it used them.
+        use_rules = bool(data["use_rules"]) if "use_rules" in data.files else True
+        return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]), use_rules=use_rules)
 
     # ------------------------------------------------------------------ prediction
     def classify_many(self, texts: list[str]) -> list[PriorityVerdict]:
