@@ -228,7 +228,7 @@ class Nectarine:
         if getattr(self, "_priority", None) is None:
             self._priority = PriorityClassifier.load(embedder=None)
         return draft_ticket(conversation, context, attachments, classifier=self._priority, detect_language=detect_language,
-                            personal_data=personal_data)
+                            personal_data=personal_data, summarize=getattr(self.answerer, "english_summary", None))
 
     # ------------------------------------------------------------------ tickets
     @property

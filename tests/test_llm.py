@@ -153,3 +153,13 @@ def test_verifier_keeps_a_supported_llm_sentence_and_drops_an_invented_one(nec):
     text = f"The idle timeout defaults to 60 minutes. You can reset it by calling your Microsoft account administrator [{n}]."
     v = nec.verifier.verify(text, passages, None)
     assert "60 minutes" in v.text and "Microsoft" not in v.text and v.removed == 1
+
+
+def test_ticket_gets_an_english_summary_when_an_llm_is_configured(nec):
+    tested = with_answerer(nec, get_answerer("llamacpp"))
+    conversation = [{"role": "user", "content": "Seit dem Update auf 4.6.0 können sich alle Nutzer nicht mehr anmelden: AUTH-1003. Mein Passwort=geheim123"}]
+    draft = tested.draft_ticket(conversation, {"version": "4.6.0"})
+    assert draft.language == "de" and draft.english_summary and not draft.needs_translation
+    assert "geheim123" not in draft.english_summary
+    offline = nec.draft_ticket(conversation, {"version": "4.6.0"})
+    assert offline.english_summary is None and offline.needs_translation

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..types import AskContext, Message, SearchResult
 from .base import AnswerDraft, AnswererUnavailable, register
-from .prompts import build_messages, build_rewrite_messages
+from .prompts import build_messages, build_rewrite_messages, build_summary_messages
 
 
 def _one_line(text: str, fallback: str) -> str:
@@ -84,6 +84,16 @@ class OpenAICompatibleAnswerer:
             raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
         return _one_line(response.message.content or "", question)
 
+    def english_summary(self, user_texts: Sequence[str]) -> str:
+        """An English summary (a translation, when needed) of what the user wrote, for the ticket."""
+        from llama_index.core.llms import ChatMessage
+
+        try:
+            response = self.llm.chat([ChatMessage(role=m["role"], content=m["content"]) for m in build_summary_messages(user_texts)])
+        except Exception as exc:
+            raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
+        return (response.message.content or "").strip()
+
     def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> Iterator[str]:
         if not passages:
@@ -144,6 +154,11 @@ class LlamaCppAnswerer:
         with self._lock:
             out = self.llm.create_chat_completion(messages=build_rewrite_messages(question, history), max_tokens=48, temperature=0.0)
         return _one_line(out["choices"][0]["message"]["content"] or "", question)
+
+    def english_summary(self, user_texts: Sequence[str]) -> str:
+        with self._lock:
+            out = self.llm.create_chat_completion(messages=build_summary_messages(user_texts), max_tokens=160, temperature=0.1)
+        return (out["choices"][0]["message"]["content"] or "").strip()
 
     def answer(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> AnswerDraft:

@@ -145,6 +145,7 @@ def draft_ticket(
     detect_language=None,
     summary: str | None = None,
     personal_data: bool = False,
+    summarize=None,
 ) -> TicketDraft:
     """Build the draft. ``conversation`` messages may carry ``citations`` ([{title, url}]) on assistant turns."""
     ctx = AskContext.model_validate(context) if isinstance(context, dict) else (context or AskContext())
@@ -218,6 +219,13 @@ def draft_ticket(
     if not (env.os and env.browser):
         missing.append("operating system and browser version")
 
+    english = None
+    if summarize is not None:  # an LLM is configured: support gets an English summary (a translation if needed)
+        try:
+            english = redact(summarize(user_texts)).text.strip() or None
+        except Exception:  # the model is down: the draft says "needs translation" instead
+            english = None
+
     first = user_texts[0]
     asked = len(user_texts)
     summary_lines = [summary] if summary else [
@@ -242,7 +250,8 @@ def draft_ticket(
         priority_signals=verdict.signals,
         suggested_priority=verdict.priority,
         language=language,
-        needs_translation=language != SUPPORT_LANGUAGE,
+        needs_translation=language != SUPPORT_LANGUAGE and english is None,
+        english_summary=english,
         missing_information=missing,
         redactions=dict(redactions),
         transcript=transcript,
