@@ -242,6 +242,10 @@ class Nectarine:
             self._store = TicketStore(os.environ.get("NECTARINE_DATABASE_URL", "sqlite:///data/nectarine.db"))
         return self._store
 
+    def attach_store(self, store) -> None:
+        """Use this ticket and conversation store (a ``TicketStore``) instead of the default one."""
+        self._store = store
+
     def submit_ticket(self, draft, idempotency_key: str, sinks=("default",)):
         """Store a submitted ticket and queue its delivery; the same key returns the same ticket."""
         return self.tickets.submit(draft, idempotency_key, sinks)

@@ -659,6 +659,24 @@ def eval_all(
 
 
 @app.command()
+def serve(
+    index: IndexOpt = DEFAULT_INDEX,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database: DatabaseOpt = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs). The chat panel is not part of it yet."""
+    import os
+
+    import uvicorn
+
+    from .service import Settings, create_app
+
+    settings = Settings(index=str(index), database_url=database or os.environ.get("NECTARINE_DATABASE_URL", "sqlite:///data/nectarine.db"))
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
 def gaps(
     since: Annotated[Optional[str], typer.Option(help="Only conversations from this date on (YYYY-MM-DD).")] = None,
     database: DatabaseOpt = None,
