@@ -12,7 +12,9 @@ runner = CliRunner()
 
 
 def test_every_command_has_help():
-    for args in (["--help"], ["ingest", "--help"], ["search", "--help"], ["start", "--help"], ["eval", "retrieval", "--help"]):
+    for args in (["--help"], ["ingest", "--help"], ["search", "--help"], ["start", "--help"], ["eval", "retrieval", "--help"],
+                 ["ask", "--help"], ["chat", "--help"], ["serve", "--help"], ["gaps", "--help"], ["ticket", "draft", "--help"],
+                 ["eval", "answers", "--help"], ["eval", "priority", "--help"], ["eval", "compare", "--help"], ["eval", "all", "--help"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args
         assert "Usage" in result.output
