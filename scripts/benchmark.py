@@ -302,7 +302,7 @@ def _llamaindex_latency(nec, queries: list[str]) -> dict:
 
 
 def bench_memory(work: Path, chunks: int) -> None:
-    idx = work / f"idx-200000-flat"
+    idx = work / "idx-200000-flat"
     if not idx.exists():
         bench_latency(work, chunks)
     rows = []

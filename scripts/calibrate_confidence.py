@@ -12,7 +12,6 @@ nectarine/answer/confidence.json and a reliability diagram of the test split.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from ..types import AskContext, Message
 from ..versions import find_version
 from .logs import BoundedLog, bound_log, decode_log, error_messages
-from .priority import LABELS, Priority
+from .priority import Priority
 from .redact import redact
 
 EXPECTED_FIRST_RESPONSE = "within 24 hours"  # Support Center page, "Response Times"
@@ -173,7 +173,7 @@ def draft_ticket(
     logs: list[AttachedLog] = []
     for a in files:
         if a.kind == "log" and a.content is not None:
-            text = decode_log(a.content.encode("utf-8", "surrogatepass"), a.name) if isinstance(a.content, str) else decode_log(a.content, a.name)
+            text = decode_log(a.content.encode("utf-8", "surrogatepass"), a.name)  # refuses pasted binary
             bounded: BoundedLog = bound_log(clean(text))
             logs.append(AttachedLog(name=a.name, text=bounded.text, total_lines=bounded.total_lines, kept_lines=bounded.kept_lines,
                                     error_lines=bounded.error_lines, note=bounded.note))
@@ -259,4 +259,4 @@ def draft_ticket(
     )
 
 
-__all__ = ["Attachment", "TicketDraft", "draft_ticket", "LABELS"]
+__all__ = ["Attachment", "TicketDraft", "draft_ticket"]

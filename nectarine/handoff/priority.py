@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -363,9 +363,3 @@ def load_tickets(path: Path) -> list[dict]:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: each line needs a JSON object with 'text' and 'priority' ({exc})") from None
     return rows
-
-
-@dataclass
-class TrainingReport:
-    cv_macro_f1: float
-    per_fold: list[float] = field(default_factory=list)

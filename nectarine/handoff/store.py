@@ -25,7 +25,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from .draft import TicketDraft
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-STATUSES = ("draft", "submitted", "delivered", "failed")
 
 
 def now() -> dt.datetime:

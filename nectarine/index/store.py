@@ -83,7 +83,6 @@ def build_dense(vectors: np.ndarray, settings: DenseSettings):
     import faiss
 
     dim = vectors.shape[1]
-    faiss.omp_set_num_threads(os.cpu_count() or 1)  # building is parallel, even if searching is not
     if settings.kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
@@ -91,7 +90,13 @@ def build_dense(vectors: np.ndarray, settings: DenseSettings):
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
-        index.add(vectors)
+        # Building is parallel even though searching is not: all cores for the add, then back to one
+        # thread, so a reader in this process (the service re-indexing) keeps its fast searches.
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            index.add(vectors)
+        finally:
+            faiss.omp_set_num_threads(1)
     return index
 
 
@@ -267,14 +272,6 @@ class IndexReader:
     def all_rows(self) -> Iterable[tuple[int, str, str, str]]:
         """(row, chunk id, embed key, chunk JSON) for every chunk, in row order."""
         yield from self._db.execute("SELECT row, id, embed_key, data FROM chunks ORDER BY row")
-
-    def rows_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for i in range(0, len(ids), 900):
-            part = list(ids[i : i + 900])
-            q = f"SELECT id, row FROM chunks WHERE id IN ({','.join('?' * len(part))})"
-            out.update(dict(self._db.execute(q, part)))
-        return out
 
     def doc_sources(self) -> dict[str, str]:
         """Document id -> source type, for every document in the index."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,7 +119,6 @@ def ingest(
 
     chunker_ = StructureAwareChunker(settings, count_wordpieces=embedder.count_wordpieces)
     new_chunks: list[Chunk] = []  # freshly chunked
-    reuse_ids: list[str] = []  # chunk ids taken from the previous generation as they are
     order: list[str] = []
     file_records: dict[str, dict] = {}
     doc_owner: dict[str, str] = {}
@@ -139,7 +138,6 @@ def ingest(
                 report.skipped.append(Skipped(str(path), f"duplicate document id {dup!r} (also in {doc_owner[dup]})"))
                 continue
             doc_owner.update({d: str(path) for d in old["doc_ids"]})
-            reuse_ids.extend(old["chunk_ids"])
             order.extend(old["chunk_ids"])
             file_records[key] = old
             report.documents += len(old["doc_ids"])
@@ -260,12 +258,3 @@ def _nothing_message(report: IngestReport) -> str:
         return "no files found; pass a folder of .md, .html, .txt or BEIR .jsonl files"
     reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5])
     return f"nothing could be ingested from {report.files} file(s): {reasons}"
-
-
-def fingerprint_paths(paths: Sequence[str | Path]) -> str:
-    """A cheap fingerprint of a corpus (names, sizes, mtimes), to tell whether an index is stale."""
-    h = hashlib.sha256()
-    for path, _root in discover([Path(p) for p in paths]):
-        st = path.stat()
-        h.update(f"{path}\x1f{st.st_size}\x1f{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]

@@ -189,16 +189,18 @@ class HybridRetriever:
             scored = self._demote_superseded(scored)
         scored.sort(key=lambda t: -t[0])
 
-        picked = self._collapse_duplicates(scored, k)
-        chunks = self.reader.chunks(row for _, row, _ in picked)
+        picked, fetched = self._collapse_duplicates(scored, k)
+        missing = [row for _, row, _ in picked if row not in fetched]
+        fetched.update(zip(missing, self.reader.chunks(missing)))
+        chunks = [fetched[row] for _, row, _ in picked]
         return [
             SearchResult(
                 chunk=chunk,
                 score=round(float(score), 6),
                 dense_score=round(cos_by_row[row], 6),
                 lexical_score=round(float(lex[row]), 6) if lex is not None else None,
-                dense_rank=dense_rank.get(row, None) if row in dense_rank else None,
-                lexical_rank=lex_rank.get(row) if row in lex_rank else None,
+                dense_rank=dense_rank.get(row),
+                lexical_rank=lex_rank.get(row),
                 version_match=ok,
                 rank=rank,
                 row=row,
@@ -239,13 +241,14 @@ class HybridRetriever:
         keep = ids[0] >= 0
         return ids[0][keep].tolist(), scores[0][keep].tolist()
 
-    def _collapse_duplicates(self, scored: list[tuple[float, int, bool]], k: int) -> list[tuple[float, int, bool]]:
+    def _collapse_duplicates(self, scored: list[tuple[float, int, bool]], k: int) -> tuple[list[tuple[float, int, bool]], dict]:
         """Keep the best of near-identical passages (the same paragraph on two pages, say)."""
         picked: list[tuple[float, int, bool]] = []
         kept_vecs: list[np.ndarray] = []
         kept_texts: set[str] = set()
         rows = [row for _, row, _ in scored[: max(k * 3, 20)]]
-        texts = {c_row: " ".join(c.text.lower().split()) for c_row, c in zip(rows, self.reader.chunks(rows))}
+        fetched = dict(zip(rows, self.reader.chunks(rows)))  # returned, so the caller does not read them again
+        texts = {row: " ".join(c.text.lower().split()) for row, c in fetched.items()}
         for item in scored:
             row = item[1]
             text = texts.get(row)
@@ -260,4 +263,4 @@ class HybridRetriever:
                 kept_texts.add(text)
             if len(picked) == k:
                 break
-        return picked
+        return picked, fetched
