@@ -8,20 +8,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .answer.base import NO_ANSWER
 from .index.embedder import Embedder, get_embedder
-from .index.store import IndexLoadError, IndexReader
+from .index.store import IndexLoadError, IndexReader, current_generation
 from .ingest.pipeline import vector_space
 from .retrieve.hybrid import HybridRetriever, RetrieverSettings, SearchMode
 from .types import Answer, AskContext, Filters, Message, SearchResult, SourceType
 
-NOT_FOUND = "I could not find this in Nectain's documentation, blog or release notes."
+NOT_FOUND = NO_ANSWER  # the same words whether the model or the assistant finds nothing
 OUT_OF_SCOPE = ("I can only help with Nectain: its features, settings, errors and releases. "
                 "This question is outside what Nectain's documentation covers.")
+
+
+@dataclass(frozen=True)
+class _Live:
+    """One index generation and what is built over it, swapped as a whole when a new one is published."""
+
+    reader: IndexReader
+    retriever: HybridRetriever
+    offline: object
+
+    @classmethod
+    def over(cls, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None) -> _Live:
+        from .answer.base import get_answerer
+
+        return cls(reader, HybridRetriever(reader, embedder, settings), get_answerer("offline", idf=reader.lexical.idf))
 
 
 class Nectarine:
@@ -33,10 +50,8 @@ class Nectarine:
         from .answer.confidence import ConfidenceModel
         from .answer.verify import CitationVerifier
 
-        self.reader = reader
         self.embedder = embedder
-        self.retriever = HybridRetriever(reader, embedder, settings)
-        self.offline = get_answerer("offline", idf=reader.lexical.idf)
+        self._live = _Live.over(reader, embedder, settings)
         self.answerer = self.offline if answerer == "offline" else get_answerer(answerer, **(answerer_options or {}))
         self.verifier = CitationVerifier(embedder)
         self.confidence = ConfidenceModel.load()
@@ -90,11 +105,38 @@ class Nectarine:
                 **({"sources": [SourceType.from_str(s) for s in sources]} if sources is not None else {}),
                 **({"version": version} if version is not None else {}),
             })
-        return self.retriever.retrieve(query, k, filters=filters, history=history, mode=mode)
+        return self._live.retriever.retrieve(query, k, filters=filters, history=history, mode=mode)
+
+    # A request reads ``_live`` once and uses that generation throughout, so a swap never mixes two.
+    @property
+    def reader(self) -> IndexReader:
+        return self._live.reader
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._live.retriever
+
+    @property
+    def offline(self):
+        return self._live.offline
 
     @property
     def manifest(self):
         return self.reader.manifest
+
+    def refresh(self) -> bool:
+        """Switch to the newest published generation, if it changed (another process may have re-indexed).
+
+        Requests in flight finish on the generation they started with; the old one is released
+        when they drop it (its files stay readable after pruning, as the open handles keep them).
+        """
+        live = self._live
+        root = live.reader.folder.parent
+        if current_generation(root) in (None, live.reader.folder.name):
+            return False
+        reader = IndexReader.open(root)
+        self._live = _Live.over(reader, self.embedder, live.retriever.settings)
+        return True
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the model, the index pages, the language detector."""
@@ -110,19 +152,25 @@ class Nectarine:
         context: AskContext | dict | None = None,
         *,
         k: int = 6,
+        on_delta: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer ``question`` from the docs, with numbered citations, a confidence and a handoff verdict.
 
         >>> nec.ask("how long before an idle session ends?", context={"version": "4.2"}).text  # doctest: +SKIP
         'Up to Nectain 4.2 an idle session ends after 30 minutes [1].'
+
+        ``on_delta`` receives a language model's text as it is generated, before verification; the
+        returned Answer holds the verified text, which replaces it. (The offline answerer composes
+        its answer at once, so it sends nothing there; callers stream its verified text themselves.)
         """
         import time
 
-        from .answer.base import AnswererUnavailable
+        from .answer.base import AnswererUnavailable, draft_from_text
         from .answer.confidence import FEATURES, evidence_features, reasons
         from .answer.policy import SUPPORT_LANGUAGE_NOTE, detect_language, escalation
         from .answer.units import escape_html, looks_like_injection
 
+        live = self._live
         clock = time.perf_counter
         t0 = clock()
         timings: dict[str, float] = {}
@@ -144,38 +192,45 @@ class Nectarine:
                 pass
             timings["rewrite"] = clock() - t
             t = clock()
-        results = self.search(query, k=k, history=search_history, version=ctx.version)
+        results = live.retriever.retrieve(query, k, filters=Filters(version=ctx.version), history=search_history)
         timings["retrieve"] = clock() - t
 
         t = clock()
         notes: list[str] = []
         answerer = self.answerer
         try:
-            draft = answerer.answer(question, results, history=history, context=ctx)
+            if on_delta is not None and answerer is not live.offline and results:
+                parts: list[str] = []
+                for delta in answerer.stream(question, results, history=history, context=ctx):
+                    parts.append(delta)
+                    on_delta(delta)
+                draft = draft_from_text(answerer.name, "".join(parts))
+            else:
+                draft = answerer.answer(question, results, history=history, context=ctx)
         except AnswererUnavailable as exc:
-            answerer = self.offline
-            draft = self.offline.answer(question, results, history=history, context=ctx)
+            answerer = live.offline
+            draft = live.offline.answer(question, results, history=history, context=ctx)
             notes.append(f"The language model is unavailable ({exc}); this answer was composed directly from the docs.")
         notes.extend(draft.notes)
         timings["answer"] = clock() - t
 
         t = clock()
         vectors = None
-        if answerer is not self.offline and results and all(r.row is not None for r in results):
-            vectors = np.asarray(self.reader.vectors[[r.row for r in results]])  # semantic support for generated text
+        if answerer is not live.offline and results and all(r.row is not None for r in results):
+            vectors = np.asarray(live.reader.vectors[[r.row for r in results]])  # semantic support for generated text
         verified = self.verifier.verify(draft.text, results, vectors)
-        if answerer is not self.offline and not verified.text and results:
+        if answerer is not live.offline and not verified.text and results:
             # Nothing the model wrote could be verified: give the user the passages' own words instead.
             dropped = len(verified.sentences)
-            verified = self.verifier.verify(self.offline.answer(question, results, history=history, context=ctx).text, results)
+            verified = self.verifier.verify(live.offline.answer(question, results, history=history, context=ctx).text, results)
             if verified.text:
-                answerer = self.offline
+                answerer = live.offline
                 notes.append(f"The language model's answer could not be verified against the docs ({dropped} sentence(s) removed); "
                              "this answer was composed directly from them.")
         timings["verify"] = clock() - t
 
         t = clock()
-        ev = evidence_features(question, results, verified.text, verified.supported_rate, self.reader.lexical.idf, version=ctx.version)
+        ev = evidence_features(question, results, verified.text, verified.supported_rate, live.reader.lexical.idf, version=ctx.version)
         confidence = self.confidence.predict(ev)
         injection = looks_like_injection(question)  # "ignore your instructions...": answered like any off-topic message
         out_of_scope = (self.confidence.out_of_scope(ev) or injection) and esc is None

@@ -322,15 +322,16 @@ def _chat_loop(nec, version: Optional[str]) -> None:
 def start(
     corpus: Annotated[Path, typer.Option(help="Knowledge base folder.")] = DEFAULT_CORPUS,
     index: IndexOpt = DEFAULT_INDEX,
-    version: Annotated[Optional[str], typer.Option(help="Your Nectain version, e.g. 4.3.1.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database: DatabaseOpt = None,
 ) -> None:
-    """The main job: build (or update) the index from the corpus, then answer questions interactively."""
+    """The main job: build (or update) the index from the corpus, then serve the demo page and chat panel."""
     report = run_ingest([corpus], index)
     print_ingest_report(report)
-    t0 = time.perf_counter()
-    nec = _load_assistant(index, "offline", None, None, 30.0)
-    console.print(f"Loaded {nec.reader.size} passages in {time.perf_counter() - t0:.1f} s.")
-    _chat_loop(nec, version)
+    console.print(f"[bold]Open http://{host}:{port}/[/] for the demo Nectain page with the assistant's panel "
+                  f"(API docs at /docs). Ctrl-C stops it.")
+    serve(index=index, host=host, port=port, database=database, corpus=corpus)
 
 
 eval_app = typer.Typer(help="Offline evaluation: retrieval quality on BEIR-layout datasets.", no_args_is_help=True)
@@ -664,16 +665,30 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     database: DatabaseOpt = None,
+    corpus: Annotated[Path, typer.Option(help="What an admin re-index reads.")] = DEFAULT_CORPUS,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes; they share the index on disk.")] = 1,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs). The chat panel is not part of it yet."""
+    """Serve the HTTP API, the chat panel (/widget.js) and a demo page (/). Other settings: NECTARINE_* (see README)."""
     import os
+    import tempfile
 
     import uvicorn
 
-    from .service import Settings, create_app
+    if not (index / "CURRENT").exists():
+        fail(f"no index at {index}; build one with: nectarine ingest {corpus} --index {index}")
+    os.environ["NECTARINE_INDEX"] = str(index)
+    os.environ["NECTARINE_CORPUS"] = str(corpus)
+    if database:
+        os.environ["NECTARINE_DATABASE_URL"] = database
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nectarine-metrics-")  # /metrics adds the workers up
+    try:
+        from .service import Settings
 
-    settings = Settings(index=str(index), database_url=database or os.environ.get("NECTARINE_DATABASE_URL", "sqlite:///data/nectarine.db"))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        Settings()
+    except ValueError as exc:
+        fail(f"invalid NECTARINE_* setting: {exc}")
+    uvicorn.run("nectarine.service:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command()

@@ -1,34 +1,67 @@
-"""The HTTP service: a thin FastAPI shell over the library (first part of the service issue).
+"""The HTTP service: a thin FastAPI shell over the library, and the chat panel it serves.
 
 Routes validate input with pydantic schemas, call the library, and return schemas. Settings come
-from the environment (``NECTARINE_*``); the loaded assistant arrives through a dependency, so tests
-hand in a real one built for the test.
+from the environment (``NECTARINE_*``); the loaded assistant arrives through ``create_app``, so
+tests hand in a real one built for the test.
 
     uvicorn --factory nectarine.service:create_app --host 127.0.0.1 --port 8000
+
+What guards what:
+- the panel's public **site key** (``X-Site-Key``) names the origins allowed to use it (CORS);
+- **admin** routes need ``Authorization: Bearer $NECTARINE_ADMIN_TOKEN`` (they are off without one);
+- a **rate limit** per site key and client address answers 429 with ``Retry-After``;
+- body and field **size limits** answer 413 and 422; malformed JSON answers 422, never 500.
+
+Several worker processes can share one index folder: each checks the folder's ``CURRENT`` file
+(every ``refresh_seconds``) and moves to a generation another process published.
 """
 
-
-
+import asyncio
+import json
+import secrets
+import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sse_starlette.sse import EventSourceResponse
 
+from .telemetry import ServiceMetrics
 from .types import Answer, AskContext, Message
+
+WEB = Path(__file__).with_name("web")
+DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
 
 class Settings(BaseSettings):
+    """Service settings; each is read from ``NECTARINE_<NAME>`` (lists and maps as JSON)."""
+
     model_config = SettingsConfigDict(env_prefix="NECTARINE_")
 
-    index: str = "indexes/default"
+    index: str = "indexes/default"  # the CLI's default too
+    corpus: str = "corpus"  # what an admin re-index reads
     database_url: str = "sqlite:///data/nectarine.db"
+    # Public site keys of the pages that embed the panel, each with the origins allowed to use it.
+    site_keys: dict[str, list[str]] = Field(default_factory=lambda: {"demo-public-key": list(DEMO_ORIGINS)})
+    require_site_key: bool = True
+    admin_token: SecretStr | None = None  # admin routes answer 503 until one is set
+    rate_limit: str = "30/minute"  # per site key and client address, for /v1/ask and /v1/chat
+    rate_limit_other: str = "120/minute"  # feedback, tickets, sources
     max_body_bytes: int = 2_000_000
-    max_message_chars: int = 4_000
+    history_turns: int = 6  # how much of a session /v1/chat reads a follow-up with
+    refresh_seconds: float = 2.0
+    demo: bool = True  # serve the demo Nectain page at /
+    webhook_url: str | None = None  # where submitted tickets are delivered (HMAC-signed JSON)
+    webhook_secret: SecretStr | None = None
+    delivery_seconds: float = 15.0
 
 
 # ------------------------------------------------------------------ schemas
@@ -45,21 +78,28 @@ class AskResponse(BaseModel):
     turn_id: int | None = None
 
 
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=4000)
+    session_id: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    context: AskContext = Field(default_factory=AskContext)
+
+
 class FeedbackRequest(BaseModel):
     turn_id: int
     helpful: bool
     comment: str | None = Field(default=None, max_length=2000)
+    session_id: str | None = Field(default=None, max_length=64)
 
 
 class DraftRequest(BaseModel):
-    conversation: list[dict] = Field(min_length=1, max_length=60)
+    conversation: list[dict[str, Any]] = Field(min_length=1, max_length=60)
     context: AskContext = Field(default_factory=AskContext)
-    attachments: list[dict] = Field(default_factory=list, max_length=10)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
 
 
 class SubmitRequest(BaseModel):
-    draft: dict
-    priority: str | None = None  # the user's choice, if they changed it
+    draft: dict[str, Any]
+    priority: str | None = Field(default=None, max_length=16)  # the user's choice, if they changed it
 
 
 class TicketResponse(BaseModel):
@@ -69,19 +109,52 @@ class TicketResponse(BaseModel):
     title: str
 
 
+class SourceResponse(BaseModel):
+    chunk_id: str
+    title: str
+    heading_path: list[str]
+    url: str
+    versions: str
+    text: str
+
+
+class Problem(BaseModel):
+    detail: Any
+
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# The demo page runs the panel like any host page would: scripts and styles from this origin only.
+DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "frame-ancestors 'none'")
+ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}}
+
+
+def _limiter(settings: Settings):
+    """Moving-window limits kept in this process (the ``limits`` package; see BENCHMARKS.md for workers)."""
+    from limits import parse
+    from limits.storage import MemoryStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    limiter = MovingWindowRateLimiter(MemoryStorage())
+    return limiter, {"answer": parse(settings.rate_limit), "other": parse(settings.rate_limit_other)}
 
 
 def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     """The app; pass a loaded ``Nectarine`` to skip loading one from ``settings.index``."""
     settings = settings or Settings()
-    state = {"nec": nectarine, "ready": False, "started": time.time()}
+    state: dict[str, Any] = {"nec": nectarine, "ready": False, "checked": 0.0}
+    metrics = ServiceMetrics()
+    limiter, limits_ = _limiter(settings)
+    reindexing = threading.Lock()
+    origins = sorted({o for allowed in settings.site_keys.values() for o in allowed})
 
     def _load() -> None:
         if state["nec"] is None:
@@ -95,63 +168,234 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         state["nec"].warm_up()
         state["ready"] = True
 
+    async def _deliver_forever() -> None:
+        from .handoff.delivery import WebhookSink
+
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        sinks = {"default": WebhookSink(settings.webhook_url, secret)}
+        while True:
+            try:
+                await asyncio.to_thread(state["nec"].tickets.deliver_due, sinks)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive a bad delivery round
+                print(f"nectarine: ticket delivery round failed: {exc}", flush=True)
+            await asyncio.sleep(settings.delivery_seconds)
+
     @asynccontextmanager
     async def lifespan(_app):
-        _load()  # ready once the index and the models are loaded
+        await asyncio.to_thread(_load)  # ready once the index and the models are loaded
+        delivery = asyncio.create_task(_deliver_forever()) if settings.webhook_url else None
         yield
+        if delivery is not None:
+            delivery.cancel()
 
-    app = FastAPI(title="Nectarine", version=__import__("nectarine").__version__, lifespan=lifespan,
-                  description="Nectain's AI assistant: cited answers, and a prefilled support ticket when the docs cannot help.")
+    app = FastAPI(title="Nectarine", version=__import__("nectarine").__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Nectain's AI assistant: cited answers, and a prefilled support ticket when the docs cannot help. "
+                              "Panel routes need the page's public site key in `X-Site-Key`; admin routes a bearer token.")
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], max_age=600,
+                       allow_headers=["Content-Type", "X-Site-Key", "X-Session-Id", "Idempotency-Key"], expose_headers=["Retry-After"])
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):
+        started = time.perf_counter()
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes; send less (attach logs as files)"},
-                                status_code=413, headers=SECURITY_HEADERS)
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+            response = JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes; send less (attach long logs "
+                                               "as files: the ticket keeps their head, tail and error lines)"}, status_code=413)
+        else:
+            if state["ready"] and time.monotonic() - state["checked"] > settings.refresh_seconds:
+                state["checked"] = time.monotonic()  # another worker (or an admin) may have published a new generation
+                await asyncio.to_thread(state["nec"].refresh)
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        route = request.scope.get("route")
+        metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started)
         return response
 
+    # ------------------------------------------------------------------ dependencies
     def nec():
         if not state["ready"]:
-            raise HTTPException(503, "the assistant is still loading; retry in a few seconds")
+            raise HTTPException(503, "the assistant is still loading; retry in a few seconds", headers={"Retry-After": "2"})
         return state["nec"]
 
-    Nec = Annotated[object, Depends(nec)]
+    def site(request: Request, x_site_key: Annotated[str | None, Header(max_length=200)] = None) -> str:
+        """The caller's identity for rate limits; checks the site key and the page's origin."""
+        client = request.client.host if request.client else "unknown"
+        if not settings.require_site_key:
+            return f"-|{client}"
+        if not x_site_key or x_site_key not in settings.site_keys:
+            raise HTTPException(401, "missing or unknown site key: send the X-Site-Key of the page that embeds the panel")
+        origin = request.headers.get("origin")
+        same_origin = origin in (f"http://{request.headers.get('host')}", f"https://{request.headers.get('host')}")
+        if origin and not same_origin and origin not in settings.site_keys[x_site_key]:
+            raise HTTPException(403, f"origin {origin} is not allowed for this site key; add it to the key's origins (NECTARINE_SITE_KEYS)")
+        return f"{x_site_key}|{client}"
+
+    def limited(kind: str):
+        def check(who: Annotated[str, Depends(site)]) -> str:
+            if not limiter.hit(limits_[kind], kind, who):
+                reset, _remaining = limiter.get_window_stats(limits_[kind], kind, who)
+                wait = max(1, int(reset - time.time() + 0.999))
+                metrics.rate_limited.labels(kind).inc()
+                raise HTTPException(429, f"too many requests; wait {wait} s and try again", headers={"Retry-After": str(wait)})
+            return who
+
+        return check
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if settings.admin_token is None:
+            raise HTTPException(503, "admin routes are off: set NECTARINE_ADMIN_TOKEN to enable them")
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), settings.admin_token.get_secret_value().encode()):
+            raise HTTPException(401, "admin routes need 'Authorization: Bearer <NECTARINE_ADMIN_TOKEN>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    def is_admin(authorization: Annotated[str | None, Header()] = None) -> bool:
+        try:
+            admin(authorization)
+            return True
+        except HTTPException:
+            return False
+
+    Nec = Annotated[Any, Depends(nec)]
+    Answering = Annotated[str, Depends(limited("answer"))]
+    Other = Annotated[str, Depends(limited("other"))]
+
+    # ------------------------------------------------------------------ panel and health
+    @app.get("/", include_in_schema=False)
+    def demo_page() -> Response:
+        if not settings.demo:
+            raise HTTPException(404, "the demo page is off (NECTARINE_DEMO=false)")
+        return FileResponse(WEB / "demo.html", media_type="text/html", headers={"Content-Security-Policy": DEMO_CSP})
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> Response:
+        # Loaded by other origins' pages: allowed cross-origin, cached briefly.
+        return FileResponse(WEB / "widget.js", media_type="text/javascript",
+                            headers={"Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300"})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        """Swagger UI from the swagger-ui-bundle package: FastAPI's default loads it from a CDN, unreachable offline."""
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title="Nectarine API", swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css")
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"model": Problem}})
     def readyz() -> JSONResponse:
         ready = state["ready"]
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        body = {"ready": ready}
+        if ready:
+            body["generation"] = state["nec"].reader.folder.name
+        return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.post("/v1/ask", response_model=AskResponse)
-    def ask(body: AskRequest, n: Nec) -> AskResponse:
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    # ------------------------------------------------------------------ answers
+    def _record(n, question: str, answer: Answer, session_id: str) -> int:
+        metrics.answered(answer)
+        return n.tickets.record_turn(question, answer, session_id=session_id)
+
+    @app.post("/v1/ask", response_model=AskResponse, responses=ERRORS)
+    def ask(body: AskRequest, n: Nec, _who: Answering) -> AskResponse:
         context = body.context.model_copy(update={"session_id": body.context.session_id or uuid.uuid4().hex[:16]})
         answer = n.ask(body.question, history=body.history, context=context)
-        turn = n.tickets.record_turn(body.question, answer, session_id=context.session_id)
-        return AskResponse(answer=answer, turn_id=turn)
+        return AskResponse(answer=answer, turn_id=_record(n, body.question, answer, context.session_id))
 
-    @app.post("/v1/feedback", status_code=204)
-    def feedback(body: FeedbackRequest, n: Nec) -> None:
+    @app.post("/v1/chat", responses={200: {"content": {"text/event-stream": {}}, "description": "start, delta..., done (or error)"},
+                                     **ERRORS})
+    async def chat(body: ChatRequest, n: Nec, _who: Answering) -> EventSourceResponse:
+        """Server-Sent Events: ``start`` (session id), ``delta`` (text as produced), then ``done`` (the
+        verified answer with citations, confidence and handoff, which replaces the streamed text)."""
+        session_id = body.session_id or uuid.uuid4().hex
+        context = body.context.model_copy(update={"session_id": session_id})
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        started = time.perf_counter()
+
+        def work() -> None:
+            try:
+                turns = n.tickets.session_turns(session_id, settings.history_turns)
+                history = [Message(role=r, content=t) for turn in turns for r, t in (("user", turn.question), ("assistant", turn.answer))]
+                answer = n.ask(body.message, history=history, context=context,
+                               on_delta=lambda d: loop.call_soon_threadsafe(queue.put_nowait, ("delta", d)))
+                turn_id = _record(n, body.message, answer, session_id)
+                loop.call_soon_threadsafe(queue.put_nowait, ("done", (answer, turn_id)))
+            except Exception as exc:  # noqa: BLE001 - reported to the client as an event, not a broken stream
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        async def events():
+            yield {"event": "start", "data": json.dumps({"session_id": session_id, "turn_id": None})}
+            task = loop.run_in_executor(None, work)
+            streamed = False
+            while True:
+                kind, item = await queue.get()
+                if kind == "delta":
+                    if not streamed:
+                        metrics.first_event.observe(time.perf_counter() - started)
+                    streamed = True
+                    yield {"event": "delta", "data": json.dumps({"text": item})}
+                elif kind == "done":
+                    answer, turn_id = item
+                    if not streamed:  # composed at once (offline): send it in readable pieces, as a model would
+                        for i, piece in enumerate(_pieces(answer.text)):
+                            if i == 0:
+                                metrics.first_event.observe(time.perf_counter() - started)
+                            yield {"event": "delta", "data": json.dumps({"text": piece})}
+                    payload = {"answer": answer.model_dump(mode="json"), "turn_id": turn_id, "session_id": session_id}
+                    yield {"event": "done", "data": json.dumps(payload)}
+                    break
+                else:
+                    yield {"event": "error", "data": json.dumps({"detail": f"the answer failed: {item.__class__.__name__}", "status": 500})}
+                    break
+            await task
+
+        return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.get("/v1/sources/{chunk_id}", response_model=SourceResponse, responses={404: {"model": Problem}, **ERRORS})
+    def source(chunk_id: Annotated[str, PathParam(max_length=200)], n: Nec, _who: Other) -> SourceResponse:
+        """The passage a citation points at, for the panel's source view."""
+        chunk = n.reader.chunk_by_id(chunk_id)
+        if chunk is None:
+            raise HTTPException(404, f"no passage {chunk_id!r} in the live index (it may have been re-indexed; ask again)")
+        return SourceResponse(chunk_id=chunk.id, title=chunk.title, heading_path=chunk.heading_path, url=chunk.url,
+                              versions=chunk.versions, text=chunk.text)
+
+    @app.post("/v1/feedback", status_code=204, responses={404: {"model": Problem}, **ERRORS})
+    def feedback(body: FeedbackRequest, n: Nec, _who: Other) -> None:
         try:
-            n.tickets.record_feedback(body.turn_id, body.helpful, body.comment)
+            n.tickets.record_feedback(body.turn_id, body.helpful, body.comment, session_id=body.session_id)
         except KeyError:
-            raise HTTPException(404, f"no answer with turn_id {body.turn_id}") from None
+            raise HTTPException(404, f"no answer with turn_id {body.turn_id} in this session") from None
+        metrics.feedback.labels("helpful" if body.helpful else "unhelpful").inc()
 
-    @app.post("/v1/tickets/draft")
-    def draft(body: DraftRequest, n: Nec) -> dict:
+    # ------------------------------------------------------------------ handoff
+    @app.post("/v1/tickets/draft", responses={422: {"model": Problem}, **ERRORS})
+    def draft(body: DraftRequest, n: Nec, _who: Other) -> dict:
         try:
-            return n.draft_ticket(body.conversation, body.context, body.attachments).model_dump(mode="json")
+            result = n.draft_ticket(body.conversation, body.context, body.attachments).model_dump(mode="json")
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
+        metrics.tickets.labels("drafted", result["priority"]).inc()
+        return result
 
-    @app.post("/v1/tickets", response_model=TicketResponse, status_code=201)
-    def submit(body: SubmitRequest, n: Nec, idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]) -> TicketResponse:
+    @app.post("/v1/tickets", response_model=TicketResponse, status_code=201, responses={422: {"model": Problem}, **ERRORS})
+    def submit(body: SubmitRequest, n: Nec, _who: Other,
+               idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]) -> TicketResponse:
         from .handoff.draft import TicketDraft
 
         try:
@@ -161,14 +405,73 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         row = n.submit_ticket(ticket, idempotency_key)
+        metrics.tickets.labels("submitted", row.priority).inc()
         return TicketResponse(id=row.id, status=row.status, priority=row.priority, title=row.title)
 
-    @app.get("/v1/tickets/{ticket_id}")
-    def get_ticket(ticket_id: str, n: Nec, x_session_id: Annotated[str | None, Header()] = None) -> dict:
+    @app.get("/v1/tickets/{ticket_id}", responses={404: {"model": Problem}, 503: {"model": Problem}})
+    def get_ticket(ticket_id: Annotated[str, PathParam(max_length=64)], n: Nec, as_admin: Annotated[bool, Depends(is_admin)],
+                   x_session_id: Annotated[str | None, Header(max_length=64)] = None) -> dict:
         row = n.get_ticket(ticket_id)
-        # A ticket is visible only to the session that created it.
-        if row is None or not x_session_id or row.session_id != x_session_id:
+        # A ticket is visible only to the session that created it, or to an admin.
+        if row is None or not (as_admin or (x_session_id and row.session_id == x_session_id)):
             raise HTTPException(404, "no such ticket for this session")
         return {"id": row.id, "status": row.status, "priority": row.priority, "draft": row.draft}
 
+    # ------------------------------------------------------------------ admin
+    Admin = Annotated[None, Depends(admin)]
+
+    @app.post("/v1/admin/reindex", responses={409: {"model": Problem}, **ERRORS})
+    def reindex(n: Nec, _a: Admin) -> dict:
+        """Re-read the corpus and publish a new generation; readers keep answering from the old one meanwhile."""
+        from .ingest.pipeline import NothingIngested, ingest
+
+        if not reindexing.acquire(blocking=False):
+            raise HTTPException(409, "a re-index is already running; wait for it to finish")
+        try:
+            report = ingest([settings.corpus], n.reader.folder.parent, embedder=n.embedder)
+        except (NothingIngested, FileNotFoundError, ValueError) as exc:
+            raise HTTPException(422, f"re-index failed, the live index is unchanged: {exc}") from None
+        finally:
+            reindexing.release()
+        n.refresh()
+        return {"generation": n.reader.folder.name, "up_to_date": report.up_to_date, "documents": report.documents,
+                "chunks": report.chunks, "added": report.added, "changed": report.changed, "removed": report.removed,
+                "embedded": report.embedded, "skipped": [str(s) for s in report.skipped], "seconds": round(report.seconds, 2)}
+
+    @app.get("/v1/admin/conversations", responses=ERRORS)
+    def export(n: Nec, _a: Admin, since: Annotated[str | None, Query(description="ISO date, e.g. 2026-11-01")] = None,
+               limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> Response:
+        """Stored turns (already redacted) as JSON Lines, oldest first."""
+        import datetime as dt
+
+        start = None
+        if since:
+            try:
+                start = dt.datetime.fromisoformat(since)
+                start = start if start.tzinfo else start.replace(tzinfo=dt.timezone.utc)
+            except ValueError:
+                raise HTTPException(422, f"since={since!r}: use an ISO date like 2026-11-01") from None
+        lines = [json.dumps({"id": t.id, "session_id": t.session_id, "created_at": t.created_at.isoformat(), "question": t.question,
+                             "answer": t.answer, "confidence": t.confidence, "handoff": t.handoff, "answerer": t.answerer,
+                             "sources": t.sources, "language": t.language, "feedback": t.feedback, "feedback_comment": t.feedback_comment},
+                            ensure_ascii=False) for t in n.tickets.turns(since=start)[:limit]]
+        return Response("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson",
+                        headers={"Content-Disposition": 'attachment; filename="conversations.jsonl"'})
+
+    @app.get("/v1/admin/stats", responses=ERRORS)
+    def stats(n: Nec, _a: Admin) -> dict:
+        m = n.manifest
+        return {"index": {"generation": n.reader.folder.name, "chunks": n.reader.size, "model": m.model.get("name"),
+                          "backend": m.model.get("backend")},
+                **n.tickets.stats()}
+
     return app
+
+
+def _pieces(text: str, words: int = 6):
+    """Readable streaming pieces of an already composed text, keeping its whitespace exactly."""
+    import re
+
+    tokens = re.findall(r"\S+\s*|\s+", text)
+    for i in range(0, len(tokens), words):
+        yield "".join(tokens[i:i + words])

@@ -29,6 +29,17 @@ class AnswerDraft:
     notes: list[str] = field(default_factory=list)
 
 
+NO_ANSWER = "I could not find this in Nectain's documentation, blog or release notes."
+
+
+def draft_from_text(name: str, text: str) -> AnswerDraft:
+    """A generated reply as a draft; the model's own "not found" becomes empty, and the assistant says so itself."""
+    text = text.strip()
+    if not text or text.startswith(NO_ANSWER[:30]):
+        return AnswerDraft("", name)
+    return AnswerDraft(text, name)
+
+
 class Answerer(Protocol):
     name: str
 

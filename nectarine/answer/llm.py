@@ -16,23 +16,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..types import AskContext, Message, SearchResult
-from .base import AnswerDraft, AnswererUnavailable, register
+from .base import AnswerDraft, AnswererUnavailable, draft_from_text, register
 from .prompts import build_messages, build_rewrite_messages, build_summary_messages
 
 
 def _one_line(text: str, fallback: str) -> str:
     line = next((ln.strip().strip('"') for ln in text.splitlines() if ln.strip()), "")
     return line if 3 <= len(line) <= 300 else fallback
-
-NO_ANSWER = "I could not find this in Nectain's documentation, blog or release notes."
-
-
-def _draft(name: str, text: str) -> AnswerDraft:
-    text = text.strip()
-    if not text or text.startswith(NO_ANSWER[:30]):
-        return AnswerDraft("", name)  # the model found nothing: the assistant says so itself
-    return AnswerDraft(text, name)
-
 
 @register("openai")
 class OpenAICompatibleAnswerer:
@@ -72,7 +62,7 @@ class OpenAICompatibleAnswerer:
             response = self.llm.chat(self._messages(question, passages, history))
         except Exception as exc:  # connection refused, timeout, 5xx after retries: all mean "use the fallback"
             raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
-        return _draft(self.name, response.message.content or "")
+        return draft_from_text(self.name, response.message.content or "")
 
     def standalone_query(self, question: str, history: Sequence[Message | dict] = ()) -> str:
         """The follow-up rewritten (and translated) into a query that stands alone, for retrieval."""
@@ -166,7 +156,7 @@ class LlamaCppAnswerer:
             return AnswerDraft("", self.name)
         with self._lock:
             out = self._generate(question, passages, history, stream=False)
-        return _draft(self.name, out["choices"][0]["message"]["content"] or "")
+        return draft_from_text(self.name, out["choices"][0]["message"]["content"] or "")
 
     def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> Iterator[str]:

@@ -220,15 +220,40 @@ class TicketStore:
             s.add(row)
         return row.id
 
-    def record_feedback(self, turn_id: int, helpful: bool, comment: str | None = None) -> None:
+    def record_feedback(self, turn_id: int, helpful: bool, comment: str | None = None, *, session_id: str | None = None) -> None:
+        """Thumbs up or down on a turn. With ``session_id``, only that session's turns can be rated."""
         from .redact import redact
 
         with Session(self.engine, expire_on_commit=False) as s, s.begin():
             row = s.get(TurnRow, turn_id)
-            if row is None:
+            if row is None or (session_id is not None and row.session_id != session_id):
                 raise KeyError(f"no conversation turn {turn_id}")
             row.feedback = 1 if helpful else -1
             row.feedback_comment = redact(comment).text[:2000] if comment else None
+
+    def session_turns(self, session_id: str, limit: int = 6) -> list[TurnRow]:
+        """The session's last ``limit`` turns, oldest first: the history a follow-up is read with."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            q = select(TurnRow).where(TurnRow.session_id == session_id).order_by(TurnRow.id.desc()).limit(limit)
+            return list(reversed(list(s.scalars(q))))
+
+    def stats(self) -> dict:
+        """Counts for the admin dashboard: conversations, feedback, handoffs, tickets by status and priority."""
+        from sqlalchemy import func
+
+        with Session(self.engine) as s:
+            turns = s.scalar(select(func.count(TurnRow.id))) or 0
+            sessions = s.scalar(select(func.count(func.distinct(TurnRow.session_id)))) or 0
+            handoffs = s.scalar(select(func.count(TurnRow.id)).where(TurnRow.handoff.is_(True))) or 0
+            feedback = dict(s.execute(select(TurnRow.feedback, func.count(TurnRow.id)).where(TurnRow.feedback.is_not(None))
+                                      .group_by(TurnRow.feedback)).all())
+            by_status = dict(s.execute(select(TicketRow.status, func.count(TicketRow.id)).group_by(TicketRow.status)).all())
+            by_priority = dict(s.execute(select(TicketRow.priority, func.count(TicketRow.id)).group_by(TicketRow.priority)).all())
+            mean_conf = s.scalar(select(func.avg(TurnRow.confidence)))
+        return {"turns": turns, "sessions": sessions, "handoff_rate": round(handoffs / turns, 4) if turns else None,
+                "mean_confidence": round(float(mean_conf), 4) if mean_conf is not None else None,
+                "feedback": {"helpful": feedback.get(1, 0), "unhelpful": feedback.get(-1, 0)},
+                "tickets": {"by_status": by_status, "by_priority": by_priority}}
 
     def turns(self, since: dt.datetime | None = None) -> list[TurnRow]:
         with Session(self.engine, expire_on_commit=False) as s:

@@ -269,6 +269,10 @@ class IndexReader:
         found = {r: d for r, d in self._db.execute(f"SELECT row, data FROM chunks WHERE row IN ({placeholders})", rows)}
         return [Chunk.model_validate_json(found[r]) for r in rows]
 
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        row = self._db.execute("SELECT data FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return Chunk.model_validate_json(row[0]) if row else None
+
     def all_rows(self) -> Iterable[tuple[int, str, str, str]]:
         """(row, chunk id, embed key, chunk JSON) for every chunk, in row order."""
         yield from self._db.execute("SELECT row, id, embed_key, data FROM chunks ORDER BY row")
