@@ -302,8 +302,11 @@ class Nectarine:
         self._store = store
 
     def submit_ticket(self, draft, idempotency_key: str, sinks=("default",)):
-        """Store a submitted ticket and queue its delivery; the same key returns the same ticket."""
-        return self.tickets.submit(draft, idempotency_key, sinks)
+        """Store a submitted ticket and queue its delivery; the same key returns the same ticket.
+
+        The draft is redacted again first: the user may have pasted a secret while editing it.
+        """
+        return self.tickets.submit(draft.redacted(), idempotency_key, sinks)
 
     def get_ticket(self, ticket_id: str):
         return self.tickets.get(ticket_id)

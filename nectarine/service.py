@@ -23,6 +23,8 @@ import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,7 +87,7 @@ class ChatRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    turn_id: int
+    turn_id: int = Field(ge=1, le=2**63 - 1)
     helpful: bool
     comment: str | None = Field(default=None, max_length=2000)
     session_id: str | None = Field(default=None, max_length=64)
@@ -135,6 +137,11 @@ DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "frame-ancestors 'none'")
 ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}}
+
+
+def invalid(where: list[str], message: str) -> HTTPException:
+    """A 422 in the same shape as FastAPI's own validation errors, so clients read one format."""
+    return HTTPException(422, [{"loc": where, "msg": message, "type": "value_error"}])
 
 
 def _limiter(settings: Settings):
@@ -272,11 +279,24 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
             raise HTTPException(404, "the demo page is off (NECTARINE_DEMO=false)")
         return FileResponse(WEB / "demo.html", media_type="text/html", headers={"Content-Security-Policy": DEMO_CSP})
 
+    @app.get("/demo.js", include_in_schema=False)
+    def demo_script() -> Response:
+        if not settings.demo:
+            raise HTTPException(404, "the demo page is off (NECTARINE_DEMO=false)")
+        return FileResponse(WEB / "demo.js", media_type="text/javascript")
+
+    bundle = widget_bundle()
+
     @app.get("/widget.js", include_in_schema=False)
-    def widget() -> Response:
-        # Loaded by other origins' pages: allowed cross-origin, cached briefly.
-        return FileResponse(WEB / "widget.js", media_type="text/javascript",
-                            headers={"Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300"})
+    def widget(request: Request) -> Response:
+        # Loaded by other origins' pages: allowed cross-origin, cached briefly, gzipped when the browser takes it.
+        headers = {"Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding",
+                   "ETag": bundle.etag}
+        if request.headers.get("if-none-match") == bundle.etag:
+            return Response(status_code=304, headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(bundle.gzipped, media_type="text/javascript", headers={**headers, "Content-Encoding": "gzip"})
+        return Response(bundle.minified, media_type="text/javascript", headers=headers)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
@@ -384,26 +404,31 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         metrics.feedback.labels("helpful" if body.helpful else "unhelpful").inc()
 
     # ------------------------------------------------------------------ handoff
-    @app.post("/v1/tickets/draft", responses={422: {"model": Problem}, **ERRORS})
+    @app.post("/v1/tickets/draft", responses=ERRORS)
     def draft(body: DraftRequest, n: Nec, _who: Other) -> dict:
         try:
             result = n.draft_ticket(body.conversation, body.context, body.attachments).model_dump(mode="json")
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise invalid(["body"], str(exc)) from None
         metrics.tickets.labels("drafted", result["priority"]).inc()
         return result
 
-    @app.post("/v1/tickets", response_model=TicketResponse, status_code=201, responses={422: {"model": Problem}, **ERRORS})
+    @app.post("/v1/tickets", response_model=TicketResponse, status_code=201, responses=ERRORS)
     def submit(body: SubmitRequest, n: Nec, _who: Other,
                idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]) -> TicketResponse:
         from .handoff.draft import TicketDraft
 
+        from pydantic import ValidationError
+
         try:
             ticket = TicketDraft.model_validate(body.draft)
-            if body.priority:
-                ticket = ticket.with_priority(body.priority)
+        except ValidationError as exc:
+            raise HTTPException(422, [{"loc": ["body", "draft", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                                      for e in exc.errors(include_url=False, include_input=False)]) from None
+        try:
+            ticket = ticket.with_priority(body.priority) if body.priority else ticket
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise invalid(["body", "priority"], str(exc)) from None
         row = n.submit_ticket(ticket, idempotency_key)
         metrics.tickets.labels("submitted", row.priority).inc()
         return TicketResponse(id=row.id, status=row.status, priority=row.priority, title=row.title)
@@ -430,7 +455,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         try:
             report = ingest([settings.corpus], n.reader.folder.parent, embedder=n.embedder)
         except (NothingIngested, FileNotFoundError, ValueError) as exc:
-            raise HTTPException(422, f"re-index failed, the live index is unchanged: {exc}") from None
+            raise HTTPException(409, f"re-index failed, the live index is unchanged: {exc}") from None
         finally:
             reindexing.release()
         n.refresh()
@@ -450,7 +475,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
                 start = dt.datetime.fromisoformat(since)
                 start = start if start.tzinfo else start.replace(tzinfo=dt.timezone.utc)
             except ValueError:
-                raise HTTPException(422, f"since={since!r}: use an ISO date like 2026-11-01") from None
+                raise invalid(["query", "since"], f"since={since!r}: use an ISO date like 2026-11-01") from None
         lines = [json.dumps({"id": t.id, "session_id": t.session_id, "created_at": t.created_at.isoformat(), "question": t.question,
                              "answer": t.answer, "confidence": t.confidence, "handoff": t.handoff, "answerer": t.answerer,
                              "sources": t.sources, "language": t.language, "feedback": t.feedback, "feedback_comment": t.feedback_comment},
@@ -466,6 +491,27 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
                 **n.tickets.stats()}
 
     return app
+
+
+@dataclass(frozen=True)
+class Bundle:
+    source: int  # bytes of web/widget.js as written
+    minified: bytes
+    gzipped: bytes
+    etag: str
+
+
+@lru_cache(maxsize=1)
+def widget_bundle() -> Bundle:
+    """The panel's script, minified (rjsmin) and gzipped once per process; BENCHMARKS.md has its sizes."""
+    import gzip
+    import hashlib
+
+    import rjsmin
+
+    source = (WEB / "widget.js").read_bytes()
+    minified = rjsmin.jsmin(source, keep_bang_comments=True)
+    return Bundle(len(source), minified, gzip.compress(minified, 9, mtime=0), f'"{hashlib.sha256(minified).hexdigest()[:16]}"')
 
 
 def _pieces(text: str, words: int = 6):

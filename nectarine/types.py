@@ -12,7 +12,7 @@ import re
 from datetime import date as Date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .versions import VersionSpec
 
@@ -168,7 +168,7 @@ def slugify(heading: str) -> str:
 class AskContext(BaseModel):
     """What the chat panel knows about the user; every field is optional."""
 
-    version: str | None = None  # the user's Nectain version, from the host page
+    version: str | None = Field(default=None, max_length=32)  # the user's Nectain version, from the host page
     page_url: str | None = None
     user_agent: str | None = None
     language: str | None = None  # the browser's language, e.g. "de-DE"
@@ -176,6 +176,16 @@ class AskContext(BaseModel):
     screen: str | None = None  # e.g. "1920x1080"
     time_zone: str | None = None  # e.g. "Europe/Berlin"
     console_errors: list[str] = Field(default_factory=list, max_length=50)  # the host page's last errors
+
+    @field_validator("version")
+    @classmethod
+    def _a_version(cls, v: str | None) -> str | None:
+        from .versions import Version
+
+        if v is None or not v.strip():
+            return None
+        Version.parse(v.strip())  # a VersionError (a ValueError) names what was wrong
+        return v.strip()
 
 
 class Citation(BaseModel):

@@ -98,6 +98,32 @@ class TicketDraft(BaseModel):
     def _valid_priority(cls, v: str | None) -> str | None:
         return None if v is None else Priority.from_str(v).value
 
+    def redacted(self) -> TicketDraft:
+        """Every text in the draft redacted again: the user may have typed or pasted a secret while editing it."""
+        from .redact import redact
+
+        found: dict[str, int] = {}
+
+        def walk(value):
+            if isinstance(value, str):
+                r = redact(value)
+                for kind, n in r.counts.items():
+                    found[kind] = found.get(kind, 0) + n
+                return r.text
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            return value
+
+        data = self.model_dump(mode="json")
+        redactions = data.pop("redactions")
+        data = walk(data)
+        if not found:
+            return self
+        data["redactions"] = {k: redactions.get(k, 0) + found.get(k, 0) for k in {*redactions, *found}}
+        return TicketDraft.model_validate(data)
+
     def with_priority(self, priority: str) -> TicketDraft:
         """The user's choice of priority; the draft records that they changed it, and from what."""
         new = Priority.from_str(priority).value
