@@ -12,6 +12,10 @@ elif [ "${CI:-}" = true ]; then
 else
   echo "warning: PostgreSQL could not be started here; its store tests will be skipped" >&2
 fi
+if ! bash scripts/chromium.sh; then
+  echo "error: Chromium could not be installed; the browser tests cannot run (see scripts/chromium.sh)" >&2
+  exit 1
+fi
 # The gate runs first so that pytest's summary is the last thing printed.
 gate=0
 bash scripts/quality_gate.sh || gate=$?
