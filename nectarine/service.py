@@ -17,6 +17,7 @@ Several worker processes can share one index folder: each checks the folder's ``
 """
 
 import asyncio
+import os
 import json
 import secrets
 import threading
@@ -315,7 +316,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     @app.get("/readyz", responses={503: {"model": Problem}})
     def readyz() -> JSONResponse:
         ready = state["ready"]
-        body = {"ready": ready}
+        body = {"ready": ready, "worker": os.getpid()}
         if ready:
             body["generation"] = state["nec"].reader.folder.name
         return JSONResponse(body, status_code=200 if ready else 503)

@@ -231,3 +231,55 @@ def test_api_docs_work_offline(base_url):
     assert page.status_code == 200 and "/static/swagger/swagger-ui-bundle.js" in page.text
     assert httpx.get(f"{base_url}/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert "/v1/chat" in httpx.get(f"{base_url}/openapi.json").json()["paths"]
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_the_index_and_the_metrics(kb_copy, embedder, tmp_path):
+    """`nectarine serve --workers 2`: a re-index published through one worker reaches the other."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from live import free_port, wait_ready
+
+    index = tmp_path / "index"
+    ingest([kb_copy], index, embedder=embedder)
+    port = free_port()
+    env = {**os.environ, "NECTARINE_ADMIN_TOKEN": "tok", "NECTARINE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "NECTARINE_REFRESH_SECONDS": "0.2"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    cli = Path(sys.executable).with_name("nectarine")
+    proc = subprocess.Popen([str(cli), "serve", "--index", str(index), "--corpus", str(kb_copy), "--port", str(port), "--workers", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, timeout=120)
+
+        def workers() -> dict[int, str]:
+            seen: dict[int, str] = {}
+            for _ in range(200):  # a new connection each time: the kernel spreads them over the workers
+                body = httpx.get(f"{url}/readyz", headers={"Connection": "close"}).json()
+                if body["ready"]:
+                    seen[body["worker"]] = body["generation"]
+                if len(seen) == 2:
+                    break
+            return seen
+
+        deadline = time.monotonic() + 60
+        while len(before := workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)  # the second worker may still be loading
+        assert len(before) == 2 and len(set(before.values())) == 1
+        (kb_copy / "docs" / "extra.md").write_text("---\ntitle: Extra\nsource: docs\n---\n\n## Extra page\n\nA page added for the re-index.\n")
+        report = httpx.post(f"{url}/v1/admin/reindex", headers={"Authorization": "Bearer tok"}, timeout=120).json()
+        time.sleep(1.0)
+        after = workers()
+        assert len(after) == 2 and set(after.values()) == {report["generation"]} != set(before.values())
+        for _ in range(6):
+            assert httpx.post(f"{url}/v1/ask", json={"question": "extra page?"}, headers={**KEY, "Connection": "close"}).status_code == 200
+        metrics = httpx.get(f"{url}/metrics").text
+        line = next(ln for ln in metrics.splitlines() if ln.startswith('nectarine_http_requests_total{method="POST",route="/v1/ask"'))
+        assert float(line.rsplit(" ", 1)[1]) == 6.0  # both workers' counts, added up
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

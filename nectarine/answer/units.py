@@ -6,6 +6,7 @@ step keeps its number and the list it belongs to, so steps can be quoted whole a
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ def split_sentences(text: str) -> list[str]:
 
 
 def passage_units(text: str, passage: int) -> list[Unit]:
+    """The passage's units, numbered as passage ``passage`` of the retrieved list."""
+    return [Unit(t, kind, passage, order, group, ordered, header) for t, kind, order, group, ordered, header in _units(text)]
+
+
+@functools.lru_cache(maxsize=8_192)  # the same passages come back for many questions; parsing them is the cost
+def _units(text: str) -> tuple[tuple, ...]:
+    passage = -1
     units: list[Unit] = []
     group = 0
     for section in parse_sections(text):
@@ -71,7 +79,7 @@ def passage_units(text: str, passage: int) -> list[Unit]:
                 body = re.sub(r"^>\s?", "", block.text, flags=re.M) if block.kind == "quote" else block.text
                 for s in split_sentences(body):
                     units.append(Unit(s, "sentence", passage, len(units)))
-    return units
+    return tuple((u.text, u.kind, u.order, u.group, u.ordered, u.header) for u in units)
 
 
 def _list_items(block: str) -> list[str]:

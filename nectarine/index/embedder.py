@@ -214,7 +214,9 @@ class OnnxRuntimeEncoder:
         self.tokenizer = tokenizer
         onnx_file = export_onnx(model_path, quantized=quantized)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        # NECTARINE_EMBED_THREADS=1 suits a busy service: concurrent requests then use the cores instead
+        # of each query's two threads contending for them (BENCHMARKS.md, service load).
+        options.intra_op_num_threads = threads or int(os.environ.get("NECTARINE_EMBED_THREADS") or 0) or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])

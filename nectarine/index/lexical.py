@@ -35,6 +35,14 @@ def _stemmer():
 
 
 def lexical_tokens(text: str) -> list[str]:
+    """Lower-cased, stemmed tokens without stopwords; a compound ("AUTH-1003") also yields its parts."""
+    return list(_tokens(text))
+
+
+# Answering tokenizes the same passages for every question: cached, they cost nothing the second
+# time (the offline answer went from 26 to N ms, BENCHMARKS.md). Bounded, so memory stays flat.
+@functools.lru_cache(maxsize=50_000)
+def _tokens(text: str) -> tuple[str, ...]:
     stop, stem = _stopwords(), _stemmer()
     out: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
@@ -45,7 +53,7 @@ def lexical_tokens(text: str) -> list[str]:
             out.extend(stem.stemWord(p) for p in parts if len(p) > 1 and p not in stop)
         elif token not in stop and (len(token) > 1 or token.isdigit()):
             out.append(stem.stemWord(token))
-    return out
+    return tuple(out)
 
 
 class LexicalIndex:
