@@ -220,3 +220,34 @@ def test_timings_per_stage(nec):
     answer = nec.ask("what does 429 RATE_LIMITED mean")
     assert {"policy", "retrieve", "answer", "verify", "confidence", "total"} <= answer.timings_ms.keys()
     assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"]
+
+
+def test_one_verifier_serves_concurrent_requests(nec):
+    """The service verifies answers from worker threads with one shared verifier: requests must not mix."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["How do I configure SAML single sign-on?", "How do I rotate the SAML certificate?", "Can I sign in with SSO on mobile?",
+                 "What does 429 RATE_LIMITED mean?", "How long before an idle session ends?", "What changed in 4.5?"]
+    jobs = []
+    for q in questions:
+        results = nec.search(q, k=6)
+        jobs.append((nec.offline.answer(q, results).text, results))
+    jobs = jobs * 40
+
+    def verify(job):
+        v = nec.verifier.verify(*job)
+        return v.text, [(c.number, c.chunk_id) for c in v.citations], [s.citations for s in v.sentences]
+
+    state = dict(vars(nec.verifier))
+    alone = list(map(verify, jobs))
+    assert vars(nec.verifier) == state, "verify() must keep nothing on the shared instance"
+    assert len({a[0] for a in alone}) == len(questions)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that state shared between calls would show
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(verify, jobs))
+    finally:
+        sys.setswitchinterval(interval)
+    assert together == alone

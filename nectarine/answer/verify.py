@@ -154,23 +154,28 @@ class CitationVerifier:
                     kept.append((claim, []))
             checks.append(SentenceCheck(text=claim.text, citations=[p + 1 for p in good], supported=bool(good), support=round(best, 3), note=note))
 
-        text, citations = self._render(kept, passages)
+        text, citations, final_number = self._render(kept, passages)
         for check in checks:  # report the final numbers
-            check.citations = [self._final_number.get(p - 1, 0) for p in check.citations if (p - 1) in self._final_number]
+            check.citations = [final_number[p - 1] for p in check.citations if (p - 1) in final_number]
         return Verified(text, citations, checks, supported / len(claims), removed, moved, dropped)
 
-    def _render(self, kept: list[tuple[Claim, list[int]]], passages: Sequence[SearchResult]) -> tuple[str, list[Citation]]:
+    def _render(self, kept: list[tuple[Claim, list[int]]], passages: Sequence[SearchResult]) -> tuple[str, list[Citation], dict[int, int]]:
+        """The answer text with final [n] numbers, its citations, and passage index -> final number.
+
+        Nothing is kept on the instance: one verifier serves concurrent requests (the service's
+        load benchmark caught citations numbered by another request's mapping when it was).
+        """
         order: list[int] = []
         for _, ps in kept:
             for p in ps:
                 if p not in order:
                     order.append(p)
-        self._final_number = {p: i + 1 for i, p in enumerate(order)}
+        final_number = {p: i + 1 for i, p in enumerate(order)}
         quotes: dict[int, list[str]] = {p: [] for p in order}
         blocks: dict[int, list[str]] = {}
         kinds: dict[int, str] = {}
         for claim, ps in kept:
-            marks = " ".join(f"[{self._final_number[p]}]" for p in ps) if ps else "(unverified)"
+            marks = " ".join(f"[{final_number[p]}]" for p in ps) if ps else "(unverified)"
             for p in ps:
                 quotes[p].append(_quote(claim.text, passages[p].text))
             if claim.kind == "block":
@@ -188,13 +193,13 @@ class CitationVerifier:
             parts.append(sep.join(blocks[b]))
         citations = [
             Citation(
-                number=self._final_number[p], chunk_id=passages[p].chunk.id, title=passages[p].chunk.title,
+                number=final_number[p], chunk_id=passages[p].chunk.id, title=passages[p].chunk.title,
                 heading_path=passages[p].chunk.heading_path, url=passages[p].chunk.url, source=passages[p].chunk.source,
                 versions=passages[p].chunk.versions, quote=" … ".join(dict.fromkeys(quotes[p]))[:600],
             )
             for p in order
         ]
-        return "\n\n".join(parts), citations
+        return "\n\n".join(parts), citations, final_number
 
 
 def _quote(claim: str, passage: str) -> str:
