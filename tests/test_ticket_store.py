@@ -197,3 +197,16 @@ def test_email_delivery_through_a_real_smtp_server(tmp_path):
         assert "Subject: [High] Exports fail for the sales team" in text and f"X-Nectarine-Ticket: {ticket.id}" in text
     finally:
         controller.stop()
+
+
+def test_processes_starting_together_migrate_a_fresh_database_once(tmp_path):
+    """Service workers start at the same moment; each opens the store, and a fresh database must come out whole."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = f"from nectarine.handoff.store import TicketStore; TicketStore({url!r})"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    assert TicketStore(url).list() == []

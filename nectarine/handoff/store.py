@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, select
@@ -98,7 +99,40 @@ def migrate(url: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    with _migration_lock(url):
+        command.upgrade(cfg, "head")
+
+
+@contextmanager
+def _migration_lock(url: str):
+    """One migrating process at a time: service workers start together, and two upgrades of a fresh
+    database would both try to create its tables. SQLite: a lock file beside the database;
+    PostgreSQL: an advisory lock held on its own connection for the upgrade."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        import fcntl
+
+        with open(f"{parsed.database}.migrate-lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    elif parsed.get_backend_name() == "postgresql":
+        from sqlalchemy import text
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(727274)"))  # "NECTA" on a phone keypad
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(727274)"))
+        finally:
+            engine.dispose()
+    else:
+        yield
 
 
 class TicketStore:
