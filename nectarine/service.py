@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000
     history_turns: int = 6  # how much of a session /v1/chat reads a follow-up with
     refresh_seconds: float = 2.0
+    threads: int = 0  # request threads per worker; 0: 4 with the offline answerer (CPU work), 40 with an LLM (network waits)
+    answerer: str = "offline"  # or openai (NECTARINE_LLM_BASE_URL, NECTARINE_LLM_MODEL, NECTARINE_LLM_API_KEY), llamacpp
     demo: bool = True  # serve the demo Nectain page at /
     webhook_url: str | None = None  # where submitted tickets are delivered (HMAC-signed JSON)
     webhook_secret: SecretStr | None = None
@@ -168,7 +170,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         if state["nec"] is None:
             from .assistant import Nectarine
 
-            state["nec"] = Nectarine.load(settings.index)
+            state["nec"] = Nectarine.load(settings.index, answerer=settings.answerer)
         if getattr(state["nec"], "_store", None) is None:
             from .handoff.store import TicketStore
 
@@ -190,6 +192,12 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
+        import anyio
+
+        # Offline answers are CPU work: four threads finish sooner than forty sharing two cores
+        # (p95 at 32 clients 857 -> 609 ms, BENCHMARKS.md). LLM answers mostly wait, so they keep more.
+        threads = settings.threads or (4 if settings.answerer == "offline" else 40)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         await asyncio.to_thread(_load)  # ready once the index and the models are loaded
         delivery = asyncio.create_task(_deliver_forever()) if settings.webhook_url else None
         yield

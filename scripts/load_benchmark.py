@@ -5,7 +5,9 @@ Prints the machine and its load, then:
   ask          /v1/ask (offline answerer): p50/p95 latency and throughput at 1, 8 and 32 concurrent clients
   chat         /v1/chat: time to the first streamed text event, and to the final event
   memory       server RSS after 100 requests and after 10,000
-  variants     the same runs with --workers 2, with one embedding thread per query, and with both
+  variants     the same runs with --workers 2, with one embedding thread per query, with both, and with
+               anyio's 40 request threads instead of the default 4
+  --wrk        the same levels measured by wrk (a C client, so the client's own cost is smaller)
 
     .venv/bin/python scripts/load_benchmark.py                     # about 6 minutes here
     .venv/bin/python scripts/load_benchmark.py --requests 300 --memory-requests 2000 --json out.json
@@ -114,6 +116,14 @@ async def load(url: str, clients: int, total: int, qs: list[str]) -> dict:
             "max_ms": max(ms), "req_per_s": total / wall}
 
 
+def wrk(url: str, clients: int, seconds: int) -> dict:
+    """One wrk run with scripts/wrk_ask.lua (distinct questions); its summary line as numbers."""
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(ROOT / "scripts/wrk_ask.lua"), url],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRK "))
+    return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+
+
 def chat_ttfe(url: str, qs: list[str], n: int) -> dict:
     first, done = [], []
     with httpx.Client(timeout=60) as http:
@@ -139,6 +149,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=600, help="/v1/ask requests per concurrency level")
     ap.add_argument("--memory-requests", type=int, default=10_000)
     ap.add_argument("--skip-workers", action="store_true")
+    ap.add_argument("--wrk", action="store_true", help="also measure with wrk (apt-get install wrk)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     qs = questions()
@@ -177,8 +188,9 @@ def main() -> None:
 
     if not args.skip_workers:
         # Variants: two worker processes; one embedding thread per query; both.
-        for name, workers, env in (("workers2", 2, {}), ("threads1", 1, {"NECTARINE_EMBED_THREADS": "1"}),
-                                   ("workers2_threads1", 2, {"NECTARINE_EMBED_THREADS": "1"})):
+        for name, workers, env in (("workers2", 2, {}), ("embed1", 1, {"NECTARINE_EMBED_THREADS": "1"}),
+                                   ("workers2_embed1", 2, {"NECTARINE_EMBED_THREADS": "1"}),
+                                   ("threads40", 1, {"NECTARINE_THREADS": "40"})):
             variant = Server(args.index, workers=workers, env=env)
             try:
                 results[f"{name}_cold_start_s"] = round(variant.wait_ready(), 2)
@@ -188,6 +200,17 @@ def main() -> None:
                 show(f"/v1/ask, {name} (load average now {os.getloadavg()[0]:.2f})", results[name])
             finally:
                 variant.stop()
+    if args.wrk:
+        results["wrk"] = []
+        for name, workers, env in (("default", 1, {}), ("workers2_embed1", 2, {"NECTARINE_EMBED_THREADS": "1"})):
+            variant = Server(args.index, workers=workers, env=env)
+            try:
+                variant.wait_ready()
+                wrk(variant.url, 4, 3)
+                results["wrk"] += [{"config": name, "clients": c, **wrk(variant.url, c, 15)} for c in (1, 8, 32)]
+            finally:
+                variant.stop()
+        show("/v1/ask measured by wrk (15 s per level)", results["wrk"])
     results["machine"]["load_avg_after"] = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

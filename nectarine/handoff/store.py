@@ -143,7 +143,8 @@ class TicketStore:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, pool_pre_ping=True)
+        # A ping before each checkout finds PostgreSQL connections the server dropped; SQLite has none to drop.
+        self.engine = create_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
         if parsed.get_backend_name() == "sqlite":
             @event.listens_for(self.engine, "connect")
             def _wal(dbapi_conn, _record):  # readers never wait for the writer
