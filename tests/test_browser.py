@@ -198,6 +198,9 @@ def test_markup_in_documents_and_questions_stays_inert(site, page):
     open_panel(page, url)
     answer = ask(page, 'zebra export formats <img src=x onerror="window.__xss=1"> <script>window.__xss=1</script>', 1)
     expect(answer).to_contain_text("zebra export")
+    # The document's markup is shown as the characters it is, neither run nor shown as entities.
+    expect(answer).to_contain_text('<img src=x onerror="window.__xss=1">')
+    expect(answer).not_to_contain_text("&lt;")
     for chip in answer.get_by_test_id("nectarine-citation").all()[:2]:
         chip.click()
         expect(page.get_by_test_id("nectarine-source")).to_be_visible()

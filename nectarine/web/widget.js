@@ -241,6 +241,13 @@
   const LIST = /^(\s*)([-*+]|\d{1,3}[.)])\s+(.*)$/;
 
   /** Markdown text → DocumentFragment. opts.cite(n) may return a node for a [n] marker. */
+  // The server escapes raw HTML in answer prose, so that the text is inert for any client. This panel
+  // only ever creates text nodes, so it shows the characters themselves ("<img ...>", not "&lt;img").
+  const ENTITIES = { lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", amp: '&' };
+  function unescapeEntities(s) {
+    return String(s || '').replace(/&(lt|gt|quot|#39|#x27|amp);/g, (_, e) => ENTITIES[e]);
+  }
+
   function markdown(src, opts) {
     const out = document.createDocumentFragment();
     const L = String(src || '').replace(/\r\n?/g, '\n').split('\n');
@@ -518,7 +525,7 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     const el = h('div', {
       class: 'msg bot' + (done ? '' : ' streaming'), 'data-testid': 'nectarine-answer', 'data-state': m.state,
       'aria-busy': done ? 'false' : 'true',
-    }, h('span', { class: 'sr' }, 'Nectarine: '), h('div', { class: 'body' }, markdown(m.text, { cite })));
+    }, h('span', { class: 'sr' }, 'Nectarine: '), h('div', { class: 'body' }, markdown(unescapeEntities(m.text), { cite })));
     if (!done) return el;
 
     if (m.citations && m.citations.length) {
