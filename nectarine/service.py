@@ -282,7 +282,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     Other = Annotated[str, Depends(limited("other"))]
 
     # ------------------------------------------------------------------ panel and health
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def demo_page() -> Response:
         if not settings.demo:
             raise HTTPException(404, "the demo page is off (NECTARINE_DEMO=false)")
@@ -296,7 +296,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
 
     bundle = widget_bundle()
 
-    @app.get("/widget.js", include_in_schema=False)
+    @app.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
     def widget(request: Request) -> Response:
         # Loaded by other origins' pages: allowed cross-origin, cached briefly, gzipped when the browser takes it.
         headers = {"Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding",

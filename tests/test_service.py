@@ -230,6 +230,7 @@ def test_api_docs_work_offline(base_url):
     page = httpx.get(f"{base_url}/docs")
     assert page.status_code == 200 and "/static/swagger/swagger-ui-bundle.js" in page.text
     assert httpx.get(f"{base_url}/static/swagger/swagger-ui-bundle.js").status_code == 200
+    assert httpx.head(f"{base_url}/widget.js").status_code == 200
     assert "/v1/chat" in httpx.get(f"{base_url}/openapi.json").json()["paths"]
 
 
