@@ -203,3 +203,13 @@ def test_html_reports_hold_their_plots_and_tables(tmp_path):
     page = out.read_text()
     assert result.exit_code == 0 and "Confusion" not in page or "predicted" in page
     assert page.count("data:image/png;base64,") == 1 and "<h3>Errors</h3>" in page
+
+
+def test_serve_explains_a_missing_index_and_a_bad_setting(kb_index, tmp_path, monkeypatch):
+    for name in ("NECTARINE_INDEX", "NECTARINE_CORPUS"):  # serve sets them for its workers; restored after the test
+        monkeypatch.setenv(name, "unset")
+    missing = runner.invoke(app, ["serve", "--index", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "nectarine ingest" in missing.output
+    monkeypatch.setenv("NECTARINE_SITE_KEYS", "not json")
+    bad = runner.invoke(app, ["serve", "--index", str(kb_index)])
+    assert bad.exit_code == 2 and "NECTARINE_" in bad.output and "site_keys" in bad.output

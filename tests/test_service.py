@@ -284,3 +284,26 @@ def test_two_worker_processes_share_the_index_and_the_metrics(kb_copy, embedder,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_service_delivers_submitted_tickets_to_the_webhook(kb_index, embedder, tmp_path):
+    """With NECTARINE_WEBHOOK_URL set, the service's outbox loop delivers a submitted ticket, signed."""
+    from test_ticket_store import Receiver
+
+    receiver = Receiver("hook-secret")
+    try:
+        app = app_for(kb_index, embedder, tmp_path / "db.sqlite", webhook_url=f"http://127.0.0.1:{receiver.port}/hook",
+                      webhook_secret="hook-secret", delivery_seconds=0.2)
+        with serve(app) as url:
+            conversation = [{"role": "user", "content": "Exports to CSV fail for me since this morning with EXP-2001"}]
+            d = httpx.post(f"{url}/v1/tickets/draft", json={"conversation": conversation, "context": {"session_id": "sess-w"}},
+                           headers=KEY).json()
+            tid = httpx.post(f"{url}/v1/tickets", json={"draft": d}, headers={**KEY, "Idempotency-Key": "w-1"}).json()["id"]
+            deadline = time.monotonic() + 20
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.1)
+            status = httpx.get(f"{url}/v1/tickets/{tid}", headers={"X-Session-Id": "sess-w"}).json()["status"]
+        assert [body["ticket_id"] for _, body in receiver.received] == [tid]
+        assert receiver.received[0][1]["ticket"]["title"] == d["title"] and status == "delivered"
+    finally:
+        receiver.stop()
