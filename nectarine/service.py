@@ -147,6 +147,50 @@ def invalid(where: list[str], message: str) -> HTTPException:
     return HTTPException(422, [{"loc": where, "msg": message, "type": "value_error"}])
 
 
+
+class Guard:
+    """Every request: the body-size limit, security headers, per-route metrics, and the check for an
+    index generation another worker published. Plain ASGI rather than ``@app.middleware``: Starlette's
+    BaseHTTPMiddleware runs each request through an extra task and memory streams."""
+
+    def __init__(self, app, settings: Settings, state: dict, metrics: ServiceMetrics) -> None:
+        self.app, self.settings, self.state, self.metrics = app, settings, state, metrics
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, observed = time.perf_counter(), False
+        settings, state = self.settings, self.state
+
+        def observe(status: int) -> None:  # latency to the response's start (a stream's first byte)
+            nonlocal observed
+            if not observed:
+                observed = True
+                route = scope.get("route")
+                self.metrics.observe(scope["method"], getattr(route, "path", "unmatched"), status, time.perf_counter() - started)
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in self.headers if h[0] not in present)]
+                observe(message["status"])
+            await send(message)
+
+        try:
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > settings.max_body_bytes:
+                response = JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes; send less (attach long logs "
+                                                   "as files: the ticket keeps their head, tail and error lines)"}, status_code=413)
+                return await response(scope, receive, send_with_headers)
+            if state["ready"] and time.monotonic() - state["checked"] > settings.refresh_seconds:
+                state["checked"] = time.monotonic()  # another worker (or an admin) may have published a new generation
+                await asyncio.to_thread(state["nec"].refresh)
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            observe(500)  # no response started: the app raised
+
+
 def _limiter(settings: Settings):
     """Moving-window limits kept in this process (the ``limits`` package; see BENCHMARKS.md for workers)."""
     from limits import parse
@@ -214,31 +258,15 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], max_age=600,
                        allow_headers=["Content-Type", "X-Site-Key", "X-Session-Id", "Idempotency-Key"], expose_headers=["Retry-After"])
 
-    @app.middleware("http")
-    async def _guard(request: Request, call_next):
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            response = JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes; send less (attach long logs "
-                                               "as files: the ticket keeps their head, tail and error lines)"}, status_code=413)
-        else:
-            if state["ready"] and time.monotonic() - state["checked"] > settings.refresh_seconds:
-                state["checked"] = time.monotonic()  # another worker (or an admin) may have published a new generation
-                await asyncio.to_thread(state["nec"].refresh)
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        route = request.scope.get("route")
-        metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started)
-        return response
+    app.add_middleware(Guard, settings=settings, state=state, metrics=metrics)
 
     # ------------------------------------------------------------------ dependencies
-    def nec():
+    async def nec():
         if not state["ready"]:
             raise HTTPException(503, "the assistant is still loading; retry in a few seconds", headers={"Retry-After": "2"})
         return state["nec"]
 
-    def site(request: Request, x_site_key: Annotated[str | None, Header(max_length=200)] = None) -> str:
+    async def site(request: Request, x_site_key: Annotated[str | None, Header(max_length=200)] = None) -> str:
         """The caller's identity for rate limits; checks the site key and the page's origin."""
         client = request.client.host if request.client else "unknown"
         if not settings.require_site_key:
@@ -252,7 +280,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         return f"{x_site_key}|{client}"
 
     def limited(kind: str):
-        def check(who: Annotated[str, Depends(site)]) -> str:
+        async def check(who: Annotated[str, Depends(site)]) -> str:
             if not limiter.hit(limits_[kind], kind, who):
                 reset, _remaining = limiter.get_window_stats(limits_[kind], kind, who)
                 wait = max(1, int(reset - time.time() + 0.999))
@@ -262,7 +290,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
 
         return check
 
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         if settings.admin_token is None:
             raise HTTPException(503, "admin routes are off: set NECTARINE_ADMIN_TOKEN to enable them")
         scheme, _, token = (authorization or "").partition(" ")
@@ -270,9 +298,9 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
             raise HTTPException(401, "admin routes need 'Authorization: Bearer <NECTARINE_ADMIN_TOKEN>'",
                                 headers={"WWW-Authenticate": "Bearer"})
 
-    def is_admin(authorization: Annotated[str | None, Header()] = None) -> bool:
+    async def is_admin(authorization: Annotated[str | None, Header()] = None) -> bool:
         try:
-            admin(authorization)
+            await admin(authorization)
             return True
         except HTTPException:
             return False

@@ -8,9 +8,12 @@ Prints the machine and its load, then:
   variants     the same runs with --workers 2, with one embedding thread per query, with both, and with
                anyio's 40 request threads instead of the default 4
   --wrk        the same levels measured by wrk (a C client, so the client's own cost is smaller)
+  --baseline REF   only an A/B by wrk: this checkout against git REF (a temporary worktree), the two
+               servers taking turns for --rounds rounds, medians and ratios printed
 
     .venv/bin/python scripts/load_benchmark.py                     # about 6 minutes here
     .venv/bin/python scripts/load_benchmark.py --requests 300 --memory-requests 2000 --json out.json
+    .venv/bin/python scripts/load_benchmark.py --baseline HEAD~1  # about 8 minutes
 
 The client runs in this process, on the same 2 cores as the server: the figures include its cost.
 Questions cycle through eval/nectain/queries.jsonl, so retrieval and answering do real work.
@@ -143,6 +146,40 @@ def chat_ttfe(url: str, qs: list[str], n: int) -> dict:
             "done_p50_ms": statistics.median(done)}
 
 
+def ab(ref: str, index: str, rounds: int) -> list[dict]:
+    """wrk at 1 and 32 clients against this checkout and against ``ref``, alternating, one and two workers."""
+    base = Path(tempfile.mkdtemp(prefix="nectarine-ab-")) / "base"
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), ref], cwd=ROOT, check=True)
+    runs: dict[tuple, list[dict]] = {}
+    configs = (("1 worker", 1, {}), ("2 workers, 1 embedding thread", 2, {"NECTARINE_EMBED_THREADS": "1"}))
+    try:
+        for rnd in range(rounds):
+            for name, code in ((ref, base), ("this checkout", ROOT)):
+                for config, workers, env in configs:
+                    # The same venv and index; PYTHONPATH puts the version under test first.
+                    server = Server(index, workers=workers, env={"PYTHONPATH": str(code), **env})
+                    try:
+                        server.wait_ready()
+                        wrk(server.url, 4, 3)
+                        for clients in (1, 32):
+                            runs.setdefault((config, clients, name), []).append(wrk(server.url, clients, 12))
+                    finally:
+                        server.stop()
+            console.print(f"round {rnd + 1}/{rounds} done (load average {os.getloadavg()[0]:.2f})")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+    rows = []
+    for config, _w, _e in configs:
+        for clients in (1, 32):
+            med = {name: {k: statistics.median(r[k] for r in runs[(config, clients, name)]) for k in ("p50_ms", "p95_ms", "req_per_s")}
+                   for name in (ref, "this checkout")}
+            new, old = med["this checkout"], med[ref]
+            rows.append({"config": config, "clients": clients, f"p50 {ref}": old["p50_ms"], "p50 now": new["p50_ms"],
+                         f"p95 {ref}": old["p95_ms"], "p95 now": new["p95_ms"], f"req/s {ref}": old["req_per_s"],
+                         "req/s now": new["req_per_s"], "req/s ratio": round(new["req_per_s"] / old["req_per_s"], 2)})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", default="indexes/nectain", help="built index to serve (nectarine ingest corpus/ --index ...)")
@@ -151,10 +188,19 @@ def main() -> None:
     ap.add_argument("--skip-workers", action="store_true")
     ap.add_argument("--wrk", action="store_true", help="also measure with wrk (apt-get install wrk)")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--baseline", metavar="REF", help="only compare this checkout with git REF under wrk (see above)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds for --baseline")
     args = ap.parse_args()
     qs = questions()
     results: dict = {"machine": machine()}
     console.print(results["machine"])
+    if args.baseline:
+        results["ab"] = ab(args.baseline, args.index, args.rounds)
+        show(f"/v1/ask by wrk, medians of {args.rounds} alternating rounds, 12 s each (load average now {os.getloadavg()[0]:.2f})",
+             results["ab"])
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, default=str))
+        return
 
     server = Server(args.index)
     try:

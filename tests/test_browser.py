@@ -3,6 +3,7 @@
 Screenshots of the panel's main states land in test-artifacts/ (the README shows one of them).
 """
 
+import re
 import shutil
 from pathlib import Path
 
@@ -176,6 +177,14 @@ def test_contact_support_submits_a_ticket_with_the_captured_environment(site, pa
     page.get_by_test_id("ticket-log").blur()
     expect(page.get_by_test_id("ticket-redactions")).to_contain_text("password", timeout=15_000)
     page.get_by_test_id("ticket-version").fill("4.3.1")
+    page.get_by_test_id("ticket-title").fill("Company-wide sign-in failure (AUTH-1003)")
+    # The half-written ticket survives a navigation to another page: edits, logs, redactions, form open.
+    page.goto(url + "?view=customers")
+    expect(page.get_by_test_id("nectarine-ticket-form")).to_be_visible()
+    expect(page.get_by_test_id("ticket-version")).to_have_value("4.3.1")
+    expect(page.get_by_test_id("ticket-title")).to_have_value("Company-wide sign-in failure (AUTH-1003)")
+    expect(page.get_by_test_id("ticket-log")).to_have_value(re.compile("AUTH-1003 SAML assertion rejected"))
+    expect(page.get_by_test_id("ticket-redactions")).to_contain_text("password")
     page.screenshot(path=ARTIFACTS / "panel-ticket.png", full_page=True)
     page.get_by_test_id("ticket-submit").dblclick()  # a double click still makes one ticket
     done = page.get_by_test_id("nectarine-ticket-done")
@@ -190,6 +199,7 @@ def test_contact_support_submits_a_ticket_with_the_captured_environment(site, pa
     assert draft["environment"]["screen"] and draft["environment"]["page_url"].startswith(url)
     assert any("OrderGrid.render" in e for e in draft["error_messages"])
     assert draft["nectain_version"] == "4.3.1" and draft["priority"] == "Highest"
+    assert draft["title"] == "Company-wide sign-in failure (AUTH-1003)"
     assert "hunter2" not in str(draft) and draft["logs"]
 
 

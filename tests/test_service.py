@@ -75,6 +75,13 @@ def test_bad_requests_get_clear_4xx_never_500(base_url):
     assert unknown.status_code == 422
     bad_session = httpx.post(f"{base_url}/v1/chat", json={"message": "hi", "session_id": "../../etc"}, headers=KEY)
     assert bad_session.status_code == 422 and "session_id" in bad_session.text
+    # Refusals carry the security headers too, and are counted by route and status.
+    for refused in (malformed, huge, bad_session):
+        assert refused.headers["X-Frame-Options"] == "DENY" and refused.headers["X-Content-Type-Options"] == "nosniff"
+    metrics = httpx.get(f"{base_url}/metrics").text
+    assert 'nectarine_http_requests_total{method="POST",route="unmatched",status="413"}' in metrics or \
+        'nectarine_http_requests_total{method="POST",route="/v1/ask",status="413"}' in metrics
+    assert 'nectarine_http_requests_total{method="POST",route="/v1/ask",status="422"}' in metrics
 
 
 def test_chat_streams_deltas_then_the_verified_answer(base_url):
@@ -159,8 +166,13 @@ def test_conversation_export_is_redacted_jsonl(base_url):
 
 def test_metrics_count_requests_answers_and_tickets(base_url):
     chat(base_url, "How do I configure SAML single sign-on?")
+    conversation = [{"role": "user", "content": "The export button is greyed out for me"}]
+    d = httpx.post(f"{base_url}/v1/tickets/draft", json={"conversation": conversation, "context": {"session_id": "sess-m"}}, headers=KEY).json()
+    assert httpx.post(f"{base_url}/v1/tickets", json={"draft": d}, headers={**KEY, "Idempotency-Key": "m-1"}).status_code == 201
     text = httpx.get(f"{base_url}/metrics").text
     assert 'nectarine_http_requests_total{method="POST",route="/v1/chat",status="200"}' in text
+    stream = httpx.post(f"{base_url}/v1/chat", json={"message": "SAML?"}, headers=KEY)
+    assert stream.headers["content-type"].startswith("text/event-stream") and stream.headers["X-Frame-Options"] == "DENY"
     assert "nectarine_answers_total{" in text and 'nectarine_tickets_total{event="submitted"' in text
     assert "nectarine_chat_first_event_seconds_count" in text
 

@@ -64,13 +64,19 @@
 
   // ================================================================== state
   // Persisted in sessionStorage so the conversation survives navigation within the tab.
-  const state = { open: false, session_id: null, messages: [], context: {} };
+  // So is a ticket being written (its draft, the user's edits and logs), and whether its form was open.
+  const state = { open: false, session_id: null, messages: [], context: {}, view: 'chat' };
+  let ticket = null; // {key, draft, share, edits, files, pasted, drafted, busy, loading, problem, done}
   try {
     const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null');
     if (saved && Array.isArray(saved.messages)) {
       state.open = !!saved.open;
       state.session_id = saved.session_id || null;
       state.messages = saved.messages;
+      if (saved.ticket && saved.ticket.key) {
+        ticket = Object.assign({ share: {}, edits: {}, files: [], pasted: '', drafted: '' }, saved.ticket);
+        state.view = saved.view === 'ticket' ? 'ticket' : 'chat';
+      }
       (saved.errors || []).forEach(keepError); // errors seen on earlier pages of this visit
       for (const m of state.messages) if (m.state === 'streaming') { // navigated away mid-answer
         m.state = 'done';
@@ -80,12 +86,18 @@
   } catch { /* storage disabled or corrupt: start fresh */ }
 
   function save() {
+    state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
+    const open = ticket && !ticket.done ? ticket : null;
+    const keep = open && { key: open.key, draft: open.draft, share: open.share, edits: open.edits, problem: open.problem,
+      files: open.files, pasted: open.pasted, drafted: open.drafted };
+    const snapshot = (t) => JSON.stringify({ open: state.open, session_id: state.session_id, messages: state.messages,
+      errors: consoleErrors, ticket: t, view: state.view });
     try {
-      state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
-      sessionStorage.setItem(STORE_KEY, JSON.stringify({
-        open: state.open, session_id: state.session_id, messages: state.messages, errors: consoleErrors,
-      }));
-    } catch { /* quota or privacy mode: the panel still works for this page */ }
+      sessionStorage.setItem(STORE_KEY, snapshot(keep));
+    } catch {
+      // Over the storage quota, most likely with big logs: keep the rest, and the logs the draft already holds.
+      try { sessionStorage.setItem(STORE_KEY, snapshot(keep && { ...keep, files: [], pasted: '', drafted: '' })); } catch { /* privacy mode */ }
+    }
   }
 
   // A navigation aborts a streaming answer: keep what arrived, and show it as interrupted on the next page.
@@ -444,6 +456,7 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     });
     renderLog();
     if (state.open) open(false);
+    if (state.open && state.view === 'ticket' && ticket) openTicket(false); // the form the user was filling in on the last page
   }
 
   function open(focus = true) {
@@ -461,6 +474,7 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
   }
   function setView(name) {
     for (const [k, v] of Object.entries(views)) v.hidden = k !== name;
+    state.view = name;
   }
   function showAlert(text) {
     alertBox.textContent = '';
@@ -704,7 +718,6 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
   const SHARE_ENV = { user_agent: ['user_agent', 'os', 'os_version', 'browser', 'browser_version', 'device'],
     language: ['locale'], time_zone: ['time_zone'], screen: ['screen'], page_url: ['page_url'] };
   const PRIORITIES = ['Highest', 'High', 'Normal', 'Low'];
-  let ticket = null; // {key, draft, share, edits, files, pasted, drafted, busy, loading, problem, done}
 
   function conversation() {
     return state.messages.filter((m) => (m.role === 'user' || m.role === 'assistant') && m.text && m.state !== 'streaming')
@@ -712,7 +725,7 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
         : { role: 'assistant', content: m.text, citations: (m.citations || []).map((c) => ({ title: c.title, url: c.url, heading_path: c.heading_path })) });
   }
 
-  function openTicket() {
+  function openTicket(focus = true) {
     if (!ticket || ticket.done) {
       ticket = { key: uuid(), draft: null, share: Object.fromEntries(SHARE.map(([k]) => [k, true])), edits: {}, files: [], pasted: '', drafted: '' };
     }
@@ -720,7 +733,7 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     setView('ticket');
     if (!ticket.draft && !ticket.loading && conversation().some((m) => m.role === 'user')) requestDraft();
     else renderTicket();
-    views.ticket.querySelector('textarea, input, select, button')?.focus();
+    if (focus) views.ticket.querySelector('textarea, input, select, button')?.focus();
   }
 
   function sharedContext() {
