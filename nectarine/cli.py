@@ -683,11 +683,15 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nectarine-metrics-")  # /metrics adds the workers up
     try:
-        from .service import Settings
+        from .service import Settings, _limiter
 
-        Settings()
+        settings = Settings()
+        _limiter(settings)
     except ValueError as exc:
         fail(f"invalid NECTARINE_* setting: {exc}")
+    if workers > 1 and settings.rate_limit_storage == "memory://":
+        console.print(f"[yellow]note:[/] rate limits are counted in each of the {workers} workers, so a client may get up to "
+                      f"{workers} times {settings.rate_limit}; set NECTARINE_RATE_LIMIT_STORAGE=redis://HOST:PORT/0 to share them")
     uvicorn.run("nectarine.service:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 

@@ -33,7 +33,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sse_starlette.sse import EventSourceResponse
 
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None  # admin routes answer 503 until one is set
     rate_limit: str = "30/minute"  # per site key and client address, for /v1/ask and /v1/chat
     rate_limit_other: str = "120/minute"  # feedback, tickets, sources
+    # Where the limits are counted: memory:// is this process alone; redis://HOST:PORT/DB is shared by
+    # every worker and host that names it (`serve --workers N` warns without it).
+    rate_limit_storage: str = "memory://"
     max_body_bytes: int = 2_000_000
     history_turns: int = 6  # how much of a session /v1/chat reads a follow-up with
     refresh_seconds: float = 2.0
@@ -66,7 +69,33 @@ class Settings(BaseSettings):
     demo: bool = True  # serve the demo Nectain page at /
     webhook_url: str | None = None  # where submitted tickets are delivered (HMAC-signed JSON)
     webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None  # and/or by email: NECTARINE_SMTP_HOST plus NECTARINE_SMTP_TO
+    smtp_port: int = 25
+    smtp_to: str | None = None
+    smtp_from: str = "nectarine@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
     delivery_seconds: float = 15.0
+
+    @model_validator(mode="after")
+    def _email_needs_a_recipient(self):
+        if self.smtp_host and not self.smtp_to:
+            raise ValueError("NECTARINE_SMTP_HOST is set but NECTARINE_SMTP_TO is not: set the support address tickets are mailed to")
+        return self
+
+    def sinks(self) -> dict:
+        """The delivery targets configured, by name (the names tickets' outbox entries carry)."""
+        from .handoff.delivery import EmailSink, WebhookSink
+
+        sinks: dict = {}
+        if self.webhook_url:
+            sinks["webhook"] = WebhookSink(self.webhook_url, self.webhook_secret.get_secret_value() if self.webhook_secret else "")
+        if self.smtp_host:
+            sinks["email"] = EmailSink(self.smtp_host, self.smtp_port, self.smtp_from, self.smtp_to, starttls=self.smtp_starttls,
+                                       username=self.smtp_username,
+                                       password=self.smtp_password.get_secret_value() if self.smtp_password else None)
+        return sinks
 
 
 # ------------------------------------------------------------------ schemas
@@ -192,13 +221,33 @@ class Guard:
 
 
 def _limiter(settings: Settings):
-    """Moving-window limits kept in this process (the ``limits`` package; see BENCHMARKS.md for workers)."""
+    """Moving-window limits (the ``limits`` package, its asyncio side), counted in this process or in Redis."""
     from limits import parse
-    from limits.storage import MemoryStorage
-    from limits.strategies import MovingWindowRateLimiter
+    from limits.aio.storage import MemoryStorage, RedisStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
 
-    limiter = MovingWindowRateLimiter(MemoryStorage())
-    return limiter, {"answer": parse(settings.rate_limit), "other": parse(settings.rate_limit_other)}
+    uri = settings.rate_limit_storage
+    try:
+        if uri.startswith(("redis://", "rediss://")):
+            storage = RedisStorage(f"async+{uri}", implementation="redispy", socket_timeout=2, socket_connect_timeout=2)
+        elif uri == "memory://":
+            storage = MemoryStorage()
+        else:
+            raise ValueError("use memory:// (this process) or redis://HOST:PORT/DB (shared by workers)")
+    except Exception as exc:  # noqa: BLE001 - a bad URI or a missing client library: say which setting
+        raise ValueError(f"NECTARINE_RATE_LIMIT_STORAGE={masked_uri(uri)}: {exc}") from None
+    return MovingWindowRateLimiter(storage), {"answer": parse(settings.rate_limit), "other": parse(settings.rate_limit_other)}
+
+
+def masked_uri(uri: str) -> str:
+    """The URI with any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
@@ -222,11 +271,11 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         state["nec"].warm_up()
         state["ready"] = True
 
-    async def _deliver_forever() -> None:
-        from .handoff.delivery import WebhookSink
+    targets = settings.sinks()
 
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-        sinks = {"default": WebhookSink(settings.webhook_url, secret)}
+    async def _deliver_forever() -> None:
+        # Tickets queued before any target was named carry the sink "default": the first target takes them.
+        sinks = {**targets, "default": next(iter(targets.values()))}
         while True:
             try:
                 await asyncio.to_thread(state["nec"].tickets.deliver_due, sinks)
@@ -242,8 +291,15 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         # (p95 at 32 clients 857 -> 609 ms, BENCHMARKS.md). LLM answers mostly wait, so they keep more.
         threads = settings.threads or (4 if settings.answerer == "offline" else 40)
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        try:
+            reachable = await limiter.storage.check()
+        except Exception:  # noqa: BLE001 - any failure to reach it is reported the same way
+            reachable = False
+        if not reachable:
+            raise RuntimeError(f"the rate-limit storage {masked_uri(settings.rate_limit_storage)} cannot be reached; start it, "
+                               "or set NECTARINE_RATE_LIMIT_STORAGE=memory:// to count limits in each process")
         await asyncio.to_thread(_load)  # ready once the index and the models are loaded
-        delivery = asyncio.create_task(_deliver_forever()) if settings.webhook_url else None
+        delivery = asyncio.create_task(_deliver_forever()) if targets else None
         yield
         if delivery is not None:
             delivery.cancel()
@@ -281,8 +337,15 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
 
     def limited(kind: str):
         async def check(who: Annotated[str, Depends(site)]) -> str:
-            if not limiter.hit(limits_[kind], kind, who):
-                reset, _remaining = limiter.get_window_stats(limits_[kind], kind, who)
+            try:
+                allowed = await limiter.hit(limits_[kind], kind, who)
+            except Exception as exc:  # noqa: BLE001 - the shared storage went away: serve, and say so now and then
+                if time.monotonic() - state.get("limit_warned", -1e9) > 60:
+                    state["limit_warned"] = time.monotonic()
+                    print(f"nectarine: rate limits not enforced, storage unreachable: {type(exc).__name__}: {exc}", flush=True)
+                return who
+            if not allowed:
+                reset, _remaining = await limiter.get_window_stats(limits_[kind], kind, who)
                 wait = max(1, int(reset - time.time() + 0.999))
                 metrics.rate_limited.labels(kind).inc()
                 raise HTTPException(429, f"too many requests; wait {wait} s and try again", headers={"Retry-After": str(wait)})
@@ -466,7 +529,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
             ticket = ticket.with_priority(body.priority) if body.priority else ticket
         except ValueError as exc:
             raise invalid(["body", "priority"], str(exc)) from None
-        row = n.submit_ticket(ticket, idempotency_key)
+        row = n.submit_ticket(ticket, idempotency_key, sinks=tuple(targets) or ("default",))
         metrics.tickets.labels("submitted", row.priority).inc()
         return TicketResponse(id=row.id, status=row.status, priority=row.priority, title=row.title)
 

@@ -1,13 +1,16 @@
 """The HTTP service, served by a real uvicorn on loopback and called over real HTTP."""
 
+import asyncio
+import os
 import shutil
 import threading
 import time
+import uuid
 
 import httpx
 import pytest
 
-from live import serve, sse
+from live import free_port, serve, sse
 from nectarine import Nectarine, ingest
 from nectarine.handoff.store import TicketStore
 from nectarine.service import Settings, create_app
@@ -186,6 +189,33 @@ def test_rate_limit_answers_429_with_retry_after(kb_index, embedder, tmp_path):
         assert httpx.get(f"{url}/healthz").status_code == 200
 
 
+def test_rate_limits_in_redis_are_shared_by_processes(kb_index, embedder, tmp_path):
+    """Two apps (as two workers would be) counting in one real Redis: the allowance is shared."""
+    url = os.environ.get("NECTARINE_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("NECTARINE_TEST_REDIS_URL is not set: .ci/run must start Redis (scripts/redis.sh)")
+        pytest.skip("no Redis here; run the suite through scripts/test.sh, which starts one")
+    key = {"X-Site-Key": f"k-{uuid.uuid4().hex[:8]}"}  # a fresh site key: counts from earlier runs do not apply
+    settings = dict(rate_limit="3/minute", rate_limit_storage=url, site_keys={key["X-Site-Key"]: ["http://127.0.0.1"]})
+    with serve(app_for(kb_index, embedder, tmp_path / "a.sqlite", **settings)) as a, \
+            serve(app_for(kb_index, embedder, tmp_path / "b.sqlite", **settings)) as b:
+        codes = [httpx.post(f"{base}/v1/ask", json={"question": "SAML?"}, headers=key).status_code for base in (a, b, a, b)]
+        assert codes == [200, 200, 200, 429]
+        assert httpx.post(f"{a}/v1/ask", json={"question": "SAML?"}, headers=key).status_code == 429
+    # A Redis that cannot be reached stops the start-up with a message that names it (password masked).
+    dead = app_for(kb_index, embedder, tmp_path / "c.sqlite", rate_limit_storage=f"redis://:pw-secret@127.0.0.1:{free_port()}/0")
+
+    async def start():
+        async with dead.router.lifespan_context(dead):
+            pass
+
+    with pytest.raises(RuntimeError, match=r"rate-limit storage redis://:\*\*\*@127\.0\.0\.1:\d+/0 cannot be reached"):
+        asyncio.run(start())
+    with pytest.raises(ValueError, match="NECTARINE_RATE_LIMIT_STORAGE"):
+        create_app(Settings(rate_limit_storage="mongodb://x"), nectarine=object())
+
+
 def test_admin_is_off_without_a_token(kb_index, embedder, tmp_path):
     with serve(app_for(kb_index, embedder, tmp_path / "db.sqlite")) as url:
         r = httpx.post(f"{url}/v1/admin/reindex", headers={"Authorization": "Bearer anything"})
@@ -298,24 +328,35 @@ def test_two_worker_processes_share_the_index_and_the_metrics(kb_copy, embedder,
         proc.wait(timeout=30)
 
 
-def test_the_service_delivers_submitted_tickets_to_the_webhook(kb_index, embedder, tmp_path):
-    """With NECTARINE_WEBHOOK_URL set, the service's outbox loop delivers a submitted ticket, signed."""
-    from test_ticket_store import Receiver
+def test_the_service_delivers_submitted_tickets_by_webhook_and_email(kb_index, embedder, tmp_path):
+    """With a webhook and an SMTP server configured, the service's outbox loop delivers a submitted
+    ticket to both: signed JSON to a real receiver, an email to a real SMTP server (aiosmtpd)."""
+    from aiosmtpd.controller import Controller
+    from test_ticket_store import Inbox, Receiver
 
-    receiver = Receiver("hook-secret")
+    receiver, inbox = Receiver("hook-secret"), Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
     try:
         app = app_for(kb_index, embedder, tmp_path / "db.sqlite", webhook_url=f"http://127.0.0.1:{receiver.port}/hook",
-                      webhook_secret="hook-secret", delivery_seconds=0.2)
+                      webhook_secret="hook-secret", delivery_seconds=0.2, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                      smtp_to="support@example.test")
         with serve(app) as url:
             conversation = [{"role": "user", "content": "Exports to CSV fail for me since this morning with EXP-2001"}]
             d = httpx.post(f"{url}/v1/tickets/draft", json={"conversation": conversation, "context": {"session_id": "sess-w"}},
                            headers=KEY).json()
             tid = httpx.post(f"{url}/v1/tickets", json={"draft": d}, headers={**KEY, "Idempotency-Key": "w-1"}).json()["id"]
             deadline = time.monotonic() + 20
-            while not receiver.received and time.monotonic() < deadline:
+            status = None
+            while status != "delivered" and time.monotonic() < deadline:
                 time.sleep(0.1)
-            status = httpx.get(f"{url}/v1/tickets/{tid}", headers={"X-Session-Id": "sess-w"}).json()["status"]
+                status = httpx.get(f"{url}/v1/tickets/{tid}", headers={"X-Session-Id": "sess-w"}).json()["status"]
         assert [body["ticket_id"] for _, body in receiver.received] == [tid]
         assert receiver.received[0][1]["ticket"]["title"] == d["title"] and status == "delivered"
+        (mail,) = inbox.messages
+        assert mail.rcpt_tos == ["support@example.test"] and f"X-Nectarine-Ticket: {tid}" in mail.content.decode()
     finally:
         receiver.stop()
+        smtp.stop()
+    with pytest.raises(ValueError, match="NECTARINE_SMTP_TO"):
+        Settings(smtp_host="127.0.0.1")

@@ -167,16 +167,19 @@ def test_wrong_signature_secret_is_refused_and_retried_with_backoff(tmp_path):
         receiver.stop()
 
 
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(envelope)
+        return "250 OK"
+
+
 def test_email_delivery_through_a_real_smtp_server(tmp_path):
     from aiosmtpd.controller import Controller
-
-    class Inbox:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
-            self.messages.append(envelope)
-            return "250 OK"
 
     import socket
 
