@@ -19,6 +19,7 @@ Citations are renumbered in order of first use, and each carries the span it res
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,8 +54,20 @@ class Verified:
     dropped_citations: int = 0
 
 
+# Passages come back for many questions and each is checked against every claim: these are cached.
+@functools.lru_cache(maxsize=8_192)
 def _norm(text: str) -> str:
     return " ".join(_MD_NOISE.sub(" ", text).lower().split())
+
+
+@functools.lru_cache(maxsize=8_192)
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(NUMBER.findall(text))
+
+
+@functools.lru_cache(maxsize=8_192)
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(lexical_tokens(text))
 
 
 def claims_of(markdown: str) -> list[Claim]:
@@ -106,13 +119,12 @@ class CitationVerifier:
         text = passage.chunk.embed_text
         if len(_norm(claim)) > 12 and _norm(claim) in _norm(text):
             return 1.0, True
-        numbers = set(NUMBER.findall(claim))
-        if numbers - set(NUMBER.findall(text)):
+        if _numbers(claim) - _numbers(text):
             return 0.0, False  # states a number the passage does not: the classic invented detail
-        toks = set(lexical_tokens(claim))
+        toks = _token_set(claim)
         if not toks:
             return 0.0, False
-        lexical = len(toks & set(lexical_tokens(text))) / len(toks)
+        lexical = len(toks & _token_set(text)) / len(toks)
         semantic = float(claim_vec @ passage_vec) if claim_vec is not None and passage_vec is not None else 0.0
         ok = lexical >= self.lexical_threshold or (lexical >= self.blended_lexical and semantic >= self.semantic_threshold)
         return max(lexical, semantic) if ok else min(lexical, semantic if semantic else lexical), ok
