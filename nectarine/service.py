@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sse_starlette.sse import EventSourceResponse
 
+from .handoff.store import masked
 from .telemetry import ServiceMetrics
 from .types import Answer, AskContext, Message
 
@@ -176,7 +177,6 @@ def invalid(where: list[str], message: str) -> HTTPException:
     return HTTPException(422, [{"loc": where, "msg": message, "type": "value_error"}])
 
 
-
 class Guard:
     """Every request: the body-size limit, security headers, per-route metrics, and the check for an
     index generation another worker published. Plain ASGI rather than ``@app.middleware``: Starlette's
@@ -235,19 +235,8 @@ def _limiter(settings: Settings):
         else:
             raise ValueError("use memory:// (this process) or redis://HOST:PORT/DB (shared by workers)")
     except Exception as exc:  # noqa: BLE001 - a bad URI or a missing client library: say which setting
-        raise ValueError(f"NECTARINE_RATE_LIMIT_STORAGE={masked_uri(uri)}: {exc}") from None
+        raise ValueError(f"NECTARINE_RATE_LIMIT_STORAGE={masked(uri)}: {exc}") from None
     return MovingWindowRateLimiter(storage), {"answer": parse(settings.rate_limit), "other": parse(settings.rate_limit_other)}
-
-
-def masked_uri(uri: str) -> str:
-    """The URI with any password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
@@ -296,7 +285,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         except Exception:  # noqa: BLE001 - any failure to reach it is reported the same way
             reachable = False
         if not reachable:
-            raise RuntimeError(f"the rate-limit storage {masked_uri(settings.rate_limit_storage)} cannot be reached; start it, "
+            raise RuntimeError(f"the rate-limit storage {masked(settings.rate_limit_storage)} cannot be reached; start it, "
                                "or set NECTARINE_RATE_LIMIT_STORAGE=memory:// to count limits in each process")
         await asyncio.to_thread(_load)  # ready once the index and the models are loaded
         delivery = asyncio.create_task(_deliver_forever()) if targets else None

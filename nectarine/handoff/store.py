@@ -88,7 +88,13 @@ class TurnRow(Base):
 
 
 def masked(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL (a database's, Redis's) with any password replaced by ***; never raises, even on a malformed URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def migrate(url: str) -> None:
