@@ -683,16 +683,20 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nectarine-metrics-")  # /metrics adds the workers up
     try:
-        from .service import Settings, _limiter
+        from .api.deps import make_limiter
+        from .settings import Settings
 
         settings = Settings()
-        _limiter(settings)
+        make_limiter(settings)
     except ValueError as exc:
         fail(f"invalid NECTARINE_* setting: {exc}")
     if workers > 1 and settings.rate_limit_storage == "memory://":
         console.print(f"[yellow]note:[/] rate limits are counted in each of the {workers} workers, so a client may get up to "
                       f"{workers} times {settings.rate_limit}; set NECTARINE_RATE_LIMIT_STORAGE=redis://HOST:PORT/0 to share them")
-    uvicorn.run("nectarine.service:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    # The app reads X-Forwarded-For itself, from NECTARINE_TRUSTED_PROXIES only: uvicorn's own proxy
+    # handling trusts 127.0.0.1 by default, which would let anyone behind a local proxy pick their address.
+    uvicorn.run("nectarine.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                proxy_headers=False)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import date as Date
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -130,11 +130,19 @@ class SearchResult(BaseModel):
         return self.chunk.source
 
 
+# Field limits: every text that reaches a regex, the tokenizer, the classifier or the store is bounded
+# first. The HTTP API answers 422 past them (OpenAPI shows them); in-process callers get a ValidationError.
+MAX_MESSAGE_CHARS = 8_000  # one turn of history: an answer is far shorter, a question at most 4,000
+MAX_URL_CHARS = 2_048  # what browsers and proxies commonly accept
+MAX_USER_AGENT_CHARS = 512  # real user agents are under 300
+MAX_CONSOLE_ERROR_CHARS = 1_000
+
+
 class Message(BaseModel):
     """One turn of a conversation, as the panel and other services send it."""
 
     role: str = Field(pattern="^(user|assistant|system)$")
-    content: str
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
 
 
 class Filters(BaseModel):
@@ -169,13 +177,14 @@ class AskContext(BaseModel):
     """What the chat panel knows about the user; every field is optional."""
 
     version: str | None = Field(default=None, max_length=32)  # the user's Nectain version, from the host page
-    page_url: str | None = None
-    user_agent: str | None = None
-    language: str | None = None  # the browser's language, e.g. "de-DE"
-    session_id: str | None = None
-    screen: str | None = None  # e.g. "1920x1080"
-    time_zone: str | None = None  # e.g. "Europe/Berlin"
-    console_errors: list[str] = Field(default_factory=list, max_length=50)  # the host page's last errors
+    page_url: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    user_agent: str | None = Field(default=None, max_length=MAX_USER_AGENT_CHARS)
+    language: str | None = Field(default=None, max_length=35)  # the browser's language, e.g. "de-DE" (BCP 47 tags fit in 35)
+    session_id: str | None = Field(default=None, max_length=64)
+    screen: str | None = Field(default=None, max_length=32)  # e.g. "1920x1080"
+    time_zone: str | None = Field(default=None, max_length=64)  # e.g. "Europe/Berlin"
+    # the host page's last errors
+    console_errors: list[Annotated[str, Field(max_length=MAX_CONSOLE_ERROR_CHARS)]] = Field(default_factory=list, max_length=50)
 
     @field_validator("version")
     @classmethod

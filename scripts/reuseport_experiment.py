@@ -38,7 +38,7 @@ def worker(port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(2048)
-    uvicorn.Server(uvicorn.Config("nectarine.service:create_app", factory=True, log_level="warning")).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config("nectarine.api:create_app", factory=True, log_level="warning")).run(sockets=[sock])
 
 
 def split(port: int) -> dict:

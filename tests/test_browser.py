@@ -16,7 +16,7 @@ from conftest import FIXTURES, KB
 from live import serve
 from nectarine import Nectarine, ingest
 from nectarine.handoff.store import TicketRow, TicketStore, TurnRow
-from nectarine.service import Settings, create_app
+from nectarine.api import Settings, create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

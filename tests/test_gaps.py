@@ -32,7 +32,7 @@ def seed(url):
                             confidence=0.2, handoff_recommended=topic == "sap")
             turn = store.record_turn(q + " my token=abcdef123456", answer, session_id=f"s{n}", at=start + dt.timedelta(hours=n))
             if topic == "dark mode":
-                store.record_feedback(turn, helpful=False, comment="not helpful, password=hunter2")
+                store.record_feedback(turn, helpful=False, comment="not helpful, password=hunter2", session_id=f"s{n}")
     for q in ANSWERED * 3:
         n += 1
         store.record_turn(q, Answer(question=q, text="An answer [1].", confidence=0.9), at=start + dt.timedelta(hours=n))

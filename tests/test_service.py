@@ -13,7 +13,7 @@ import pytest
 from live import free_port, serve, sse
 from nectarine import Nectarine, ingest
 from nectarine.handoff.store import TicketStore
-from nectarine.service import Settings, create_app
+from nectarine.api import Settings, create_app
 
 KEY = {"X-Site-Key": "demo-public-key"}
 
@@ -48,7 +48,7 @@ def test_ask_returns_a_cited_answer_with_security_headers(base_url):
                    headers=KEY)
     assert r.status_code == 200
     body = r.json()
-    assert body["answer"]["citations"] and "[1]" in body["answer"]["text"] and body["turn_id"] >= 1
+    assert body["answer"]["citations"] and "[1]" in body["answer"]["text"] and len(body["turn_id"]) >= 16
     assert r.headers["X-Content-Type-Options"] == "nosniff" and "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
 
 
@@ -94,7 +94,7 @@ def test_chat_streams_deltas_then_the_verified_answer(base_url):
     done = events[-1][1]
     streamed = "".join(d["text"] for e, d in events if e == "delta")
     assert streamed == done["answer"]["text"] and done["answer"]["citations"]
-    assert done["session_id"] == events[0][1]["session_id"] and done["turn_id"] >= 1
+    assert done["session_id"] == events[0][1]["session_id"] and len(done["turn_id"]) >= 16
 
 
 def test_chat_follow_up_reads_the_session_history(base_url):
@@ -129,7 +129,11 @@ def test_feedback_is_stored_and_bound_to_the_session(base_url):
     ok = httpx.post(f"{base_url}/v1/feedback", json={"turn_id": turn, "helpful": False, "comment": "wrong page", "session_id": session},
                     headers=KEY)
     assert ok.status_code == 204
-    assert httpx.post(f"{base_url}/v1/feedback", json={"turn_id": 999_999, "helpful": True}, headers=KEY).status_code == 404
+    unknown = {"turn_id": "A" * 22, "helpful": True, "session_id": session}
+    assert httpx.post(f"{base_url}/v1/feedback", json=unknown, headers=KEY).status_code == 404
+    # Without the session that owns it, a turn cannot be rated at all.
+    anonymous = httpx.post(f"{base_url}/v1/feedback", json={"turn_id": turn, "helpful": True}, headers=KEY)
+    assert anonymous.status_code == 422 and "session_id" in anonymous.text
 
 
 def test_ticket_draft_submit_is_idempotent_and_session_bound(base_url):

@@ -13,6 +13,9 @@ in the database (through any number of restarts) and is delivered once it is bac
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import secrets
 import uuid
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -36,6 +39,10 @@ class StoreError(RuntimeError):
     """The ticket database cannot be used; the message names it (password masked) and what to do."""
 
 
+class IdempotencyConflict(ValueError):
+    """An idempotency key reused, in the same session, for a different ticket."""
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -53,6 +60,8 @@ class TicketRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # sha256 of the submitted draft: the same idempotency key with other content is a conflict, not a repeat
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class OutboxRow(Base):
@@ -74,6 +83,8 @@ class TurnRow(Base):
     __tablename__ = "turns"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # What clients see: random, so no one can rate (or find) another session's turn by counting.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_urlsafe(16))
     session_id: Mapped[str | None] = mapped_column(String(128), index=True)
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
@@ -171,31 +182,38 @@ class TicketStore:
     # ------------------------------------------------------------------ writing
     def save_draft(self, draft: TicketDraft) -> TicketRow:
         with Session(self.engine, expire_on_commit=False) as s, s.begin():
-            row = TicketRow(id=uuid.uuid4().hex[:16], session_id=draft.session_id, status="draft", priority=draft.priority,
+            row = TicketRow(id=uuid.uuid4().hex, session_id=draft.session_id, status="draft", priority=draft.priority,
                             title=draft.title[:300], draft=draft.model_dump(mode="json"))
             s.add(row)
         return row
 
     def submit(self, draft: TicketDraft, idempotency_key: str, sinks: Sequence[str] = ("default",)) -> TicketRow:
-        """Store a submitted ticket and queue its delivery; the same key returns the same ticket."""
+        """Store a submitted ticket and queue its delivery.
+
+        The key is scoped to the draft's session: the same key with the same content returns the same
+        ticket (a double click makes one); the same key with other content raises IdempotencyConflict;
+        another session's key never finds this session's ticket."""
         if not idempotency_key or len(idempotency_key) > 128:
             raise ValueError("idempotency_key: send a unique string of 1 to 128 characters per submission")
-        existing = self.by_key(idempotency_key)
+        key = scoped_key(draft.session_id, idempotency_key)
+        content = draft.model_dump(mode="json")
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        existing = self.by_key(key)
         if existing is not None:
-            return existing
+            return _same(existing, digest)
         try:
             with Session(self.engine, expire_on_commit=False) as s, s.begin():
-                row = TicketRow(id=uuid.uuid4().hex[:16], idempotency_key=idempotency_key, session_id=draft.session_id,
-                                status="submitted", priority=draft.priority, title=draft.title[:300], draft=draft.model_dump(mode="json"))
+                row = TicketRow(id=uuid.uuid4().hex, idempotency_key=key, session_id=draft.session_id, request_hash=digest,
+                                status="submitted", priority=draft.priority, title=draft.title[:300], draft=content)
                 s.add(row)
                 s.flush()
                 for sink in sinks:
                     s.add(OutboxRow(ticket_id=row.id, sink=sink))
         except IntegrityError:  # a concurrent double click won the race: return its ticket
-            found = self.by_key(idempotency_key)
+            found = self.by_key(key)
             if found is None:
                 raise
-            return found
+            return _same(found, digest)
         return row
 
     # ------------------------------------------------------------------ reading
@@ -233,7 +251,7 @@ class TicketStore:
                 try:
                     if sink is None:
                         raise RuntimeError(f"no sink named {entry.sink!r} is configured")
-                    sink.send(ticket.id, ticket.draft, delivery_id=f"{ticket.id}-{entry.id}")
+                    sink.send(ticket.id, _redacted(ticket.draft), delivery_id=f"{ticket.id}-{entry.id}")
                 except Exception as exc:  # the target is down or refused: retry later with backoff
                     entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
                     if entry.attempts >= self.max_attempts:
@@ -250,28 +268,32 @@ class TicketStore:
         return delivered
 
     # ------------------------------------------------------------------ conversations
-    def record_turn(self, question: str, answer, *, session_id: str | None = None, at: dt.datetime | None = None) -> int:
-        """Store a question and its Answer, secrets redacted first. Returns the turn id (for feedback)."""
+    def record_turn(self, question: str, answer, *, session_id: str | None = None, at: dt.datetime | None = None) -> str:
+        """Store a question and its Answer, secrets and personal data redacted first. Returns the turn's
+        public id (random; feedback needs it and the session id)."""
         from .redact import redact
 
-        row = dict(session_id=session_id, question=redact(question).text, answer=redact(answer.text).text,
+        public_id = secrets.token_urlsafe(16)
+        row = dict(public_id=public_id, session_id=session_id, question=redact(question, personal=True).text,
+                   answer=redact(answer.text, personal=True).text,
                    confidence=float(answer.confidence), handoff=bool(answer.handoff_recommended), answerer=answer.answerer,
                    sources=[{"title": " › ".join(c.heading_path), "url": c.url} for c in answer.citations],
                    language=answer.language, created_at=at or now())
         # One Core INSERT, not an ORM unit of work: this runs on every answer (about 1 ms less each).
         with self.engine.begin() as conn:
-            return conn.execute(insert(TurnRow), row).inserted_primary_key[0]
+            conn.execute(insert(TurnRow), row)
+        return public_id
 
-    def record_feedback(self, turn_id: int, helpful: bool, comment: str | None = None, *, session_id: str | None = None) -> None:
-        """Thumbs up or down on a turn. With ``session_id``, only that session's turns can be rated."""
+    def record_feedback(self, turn_id: str, helpful: bool, comment: str | None = None, *, session_id: str) -> None:
+        """Thumbs up or down on a turn (by its public id), only by the session it belongs to."""
         from .redact import redact
 
         with Session(self.engine, expire_on_commit=False) as s, s.begin():
-            row = s.get(TurnRow, turn_id)
-            if row is None or (session_id is not None and row.session_id != session_id):
-                raise KeyError(f"no conversation turn {turn_id}")
+            row = s.scalar(select(TurnRow).where(TurnRow.public_id == turn_id))
+            if row is None or not session_id or row.session_id != session_id:
+                raise KeyError(f"no conversation turn {turn_id} in this session")
             row.feedback = 1 if helpful else -1
-            row.feedback_comment = redact(comment).text[:2000] if comment else None
+            row.feedback_comment = redact(comment[:2000], personal=True).text if comment else None
 
     def session_turns(self, session_id: str, limit: int = 6) -> list[TurnRow]:
         """The session's last ``limit`` turns, oldest first: the history a follow-up is read with."""
@@ -297,9 +319,42 @@ class TicketStore:
                 "feedback": {"helpful": feedback.get(1, 0), "unhelpful": feedback.get(-1, 0)},
                 "tickets": {"by_status": by_status, "by_priority": by_priority}}
 
-    def turns(self, since: dt.datetime | None = None) -> list[TurnRow]:
+    def turns(self, since: dt.datetime | None = None, limit: int | None = None) -> list[TurnRow]:
         with Session(self.engine, expire_on_commit=False) as s:
-            q = select(TurnRow).order_by(TurnRow.created_at)
+            q = select(TurnRow).order_by(TurnRow.created_at).limit(limit)
             if since is not None:
                 q = q.where(TurnRow.created_at >= since)
             return list(s.scalars(q))
+
+
+def scoped_key(session_id: str | None, idempotency_key: str) -> str:
+    """The stored form of an idempotency key: bound to its session, so keys cannot collide across sessions."""
+    return hashlib.sha256(f"{session_id or ''}\x00{idempotency_key}".encode()).hexdigest()
+
+
+def _same(row: TicketRow, digest: str) -> TicketRow:
+    if row.request_hash is not None and row.request_hash != digest:
+        raise IdempotencyConflict("this Idempotency-Key was already used for a different ticket in this session; "
+                                  "send a new key for a new ticket")
+    return row
+
+
+def _redacted(draft: dict) -> dict:
+    """A stored draft redacted once more on its way out (drafts stored before a detector existed included)."""
+    from pydantic import ValidationError
+
+    try:
+        return TicketDraft.model_validate(draft).redacted().model_dump(mode="json")
+    except ValidationError:  # a draft stored by an older version: redact its texts as they are
+        from .redact import redact
+
+        def walk(value):
+            if isinstance(value, str):
+                return redact(value, personal=True).text
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            return value
+
+        return walk(draft)

@@ -1,0 +1,107 @@
+"""Every setting of the service (and of ``nectarine serve``), read once from ``NECTARINE_*``.
+
+Only the shells (``nectarine.api`` and ``nectarine.cli``) read the environment; library classes take
+explicit arguments. Lists and maps are given as JSON, e.g.
+``NECTARINE_TRUSTED_PROXIES='["10.0.0.0/8"]'``.
+
+>>> Settings(rate_limit="5/minute").rate_limit
+'5/minute'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+DEFAULT_DATABASE_URL = "sqlite:///data/nectarine.db"
+
+
+class Settings(BaseSettings):
+    """Service settings; each is read from ``NECTARINE_<NAME>`` (lists and maps as JSON)."""
+
+    model_config = SettingsConfigDict(env_prefix="NECTARINE_")
+
+    index: str = "indexes/default"  # the CLI's default too
+    corpus: str = "corpus"  # what an admin re-index reads
+    database_url: str = DEFAULT_DATABASE_URL
+    # Public site keys of the pages that embed the panel, each with the origins allowed to use it.
+    site_keys: dict[str, list[str]] = Field(default_factory=lambda: {"demo-public-key": list(DEMO_ORIGINS)})
+    require_site_key: bool = True
+    admin_token: SecretStr | None = None  # admin routes answer 503 until one is set
+    rate_limit: str = "30/minute"  # per site key and client address, for /v1/ask and /v1/chat
+    rate_limit_other: str = "120/minute"  # feedback, tickets, sources
+    rate_limit_any: str = "600/minute"  # every route, per client address (health, docs and the panel's files included)
+    rate_limit_admin: str = "60/minute"  # admin routes, per client address
+    # Wrong admin tokens allowed per client address before it is locked out (429) for the rest of the window.
+    admin_lockout: str = "10 per 15 minutes"
+    # Where the limits are counted: memory:// is this process alone; redis://HOST:PORT/DB is shared by
+    # every worker and host that names it (`serve --workers N` warns without it).
+    rate_limit_storage: str = "memory://"
+    # Addresses (or networks) of the proxies or load balancers in front of the service. Only a request
+    # from one of them has its client address taken from X-Forwarded-For; empty (the default) trusts none.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 2_000_000  # on the bytes received, chunked or not
+    history_turns: int = 6  # how much of a session /v1/chat reads a follow-up with
+    refresh_seconds: float = 2.0
+    threads: int = 0  # request threads per worker; 0: 4 with the offline answerer (CPU work), 40 with an LLM (network waits)
+    answerer: str = "offline"  # or openai (NECTARINE_LLM_BASE_URL, NECTARINE_LLM_MODEL, NECTARINE_LLM_API_KEY), llamacpp
+    # Documents flagged at ingest as unsafe (asking for credentials or personal data to be sent elsewhere)
+    # that an admin has reviewed and allows in answers, by document id or path.
+    allow_flagged: list[str] = Field(default_factory=list)
+    demo: bool = True  # serve the demo Nectain page at /
+    webhook_url: str | None = None  # where submitted tickets are delivered (HMAC-signed JSON)
+    webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None  # and/or by email: NECTARINE_SMTP_HOST plus NECTARINE_SMTP_TO
+    smtp_port: int = 25
+    smtp_to: str | None = None
+    smtp_from: str = "nectarine@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    delivery_seconds: float = 15.0
+
+    @field_validator("rate_limit", "rate_limit_other", "rate_limit_any", "rate_limit_admin", "admin_lockout")
+    @classmethod
+    def _a_rate(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a rate; write it like '30/minute' or '10 per 15 minutes'") from None
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network; write e.g. 10.0.0.5 or 10.0.0.0/8") from None
+        return v
+
+    @model_validator(mode="after")
+    def _email_needs_a_recipient(self):
+        if self.smtp_host and not self.smtp_to:
+            raise ValueError("NECTARINE_SMTP_HOST is set but NECTARINE_SMTP_TO is not: set the support address tickets are mailed to")
+        return self
+
+    def proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies]
+
+    def sinks(self) -> dict:
+        """The delivery targets configured, by name (the names tickets' outbox entries carry)."""
+        from .handoff.delivery import EmailSink, WebhookSink
+
+        sinks: dict = {}
+        if self.webhook_url:
+            sinks["webhook"] = WebhookSink(self.webhook_url, self.webhook_secret.get_secret_value() if self.webhook_secret else "")
+        if self.smtp_host:
+            sinks["email"] = EmailSink(self.smtp_host, self.smtp_port, self.smtp_from, self.smtp_to, starttls=self.smtp_starttls,
+                                       username=self.smtp_username,
+                                       password=self.smtp_password.get_secret_value() if self.smtp_password else None)
+        return sinks
