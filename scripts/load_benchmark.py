@@ -64,6 +64,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = tempfile.mkdtemp(prefix="nectarine-load-")
         env = {**os.environ, "NECTARINE_RATE_LIMIT": "10000000/minute", "NECTARINE_RATE_LIMIT_OTHER": "10000000/minute",
+               "NECTARINE_RATE_LIMIT_ANY": "10000000/minute",
                "NECTARINE_DATABASE_URL": f"sqlite:///{self.tmp}/db.sqlite", **(env or {})}
         cmd = [str(ROOT / ".venv/bin/nectarine"), "serve", "--index", index, "--port", str(self.port), "--workers", str(workers)]
         self.started = time.perf_counter()

@@ -89,6 +89,11 @@ def test_lone_surrogates_get_422_in_every_field(url, case):
     assert "surrogate" in r.json()["detail"][0]["msg"]
 
 
+def test_deeply_nested_json_gets_422(url):
+    r = post_raw(url, "/v1/ask", b'{"question": "x", "history": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert r.status_code == 422 and "nested" in r.text
+
+
 def test_a_surrogate_pair_and_an_escaped_backslash_are_fine(url):
     ok = post_raw(url, "/v1/ask", json.dumps({"question": "why \ud83d\ude00 and \\ud800 as text?"}).encode())
     assert ok.status_code == 200, ok.text

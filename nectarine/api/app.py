@@ -69,6 +69,8 @@ def screen_json(body: bytes) -> None:
         data = json.loads(body, parse_constant=_not_finite, parse_float=_finite_float)
     except BadJSON:
         raise
+    except RecursionError:
+        raise BadJSON(["body"], "JSON nested too deeply; send at most a few levels of objects and lists") from None
     except ValueError:  # not JSON, or numbers past Python's digit limit: FastAPI reports it
         return
     stack: list[tuple[list, object]] = [(["body"], data)]
