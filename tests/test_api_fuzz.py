@@ -123,3 +123,22 @@ def test_hostile_json_bodies_never_give_5xx(api):
 
             fuzz()
     assert not failures, failures[:5]
+
+
+def test_hostile_paths_and_queries_never_give_5xx(api):
+    """Percent-encoded bytes of any kind (invalid UTF-8, encoded surrogates, NUL) in every GET route's path and query."""
+    routes = ["/v1/sources/{}", "/v1/tickets/{}", "/v1/admin/conversations?since={}", "/v1/admin/conversations?limit={}",
+              "/readyz?x={}", "/v1/admin/stats?{}"]
+    failures = []
+    with httpx.Client(timeout=60) as client:
+        @given(route=st.sampled_from(routes), raw=st.binary(max_size=30) | st.sampled_from([b"\xed\xa0\x80", b"\x00", b"NaN", b"1e999"]))
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def fuzz(route, raw):
+            from urllib.parse import quote_from_bytes
+
+            r = client.get(f"{api}{route.format(quote_from_bytes(raw, safe=''))}", headers={**HEADERS, "X-Session-Id": "s-1"})
+            if r.status_code >= 500:
+                failures.append((route, raw, r.status_code, r.text[:300]))
+
+        fuzz()
+    assert not failures, failures[:5]
