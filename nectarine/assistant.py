@@ -24,6 +24,10 @@ from .types import Answer, AskContext, Filters, Message, SearchResult, SourceTyp
 NOT_FOUND = NO_ANSWER  # the same words whether the model or the assistant finds nothing
 OUT_OF_SCOPE = ("I can only help with Nectain: its features, settings, errors and releases. "
                 "This question is outside what Nectain's documentation covers.")
+UNSAFE_SECRETS = ("I can't give advice from the page that matches this question: it asks for credentials or personal data "
+                  "to be sent outside Nectain. Please contact Nectain support.")
+UNSAFE_CONTACT = ("I can't give advice from the page that matches this question: it sends you to an address outside Nectain. "
+                  "Please contact Nectain support.")
 
 
 @dataclass(frozen=True)
@@ -33,19 +37,41 @@ class _Live:
     reader: IndexReader
     retriever: HybridRetriever
     offline: object
+    trusted: tuple[str, ...] | None = None  # the trusted domains the index was screened with
 
     @classmethod
     def over(cls, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None) -> _Live:
         from .answer.base import get_answerer
 
-        return cls(reader, HybridRetriever(reader, embedder, settings), get_answerer("offline", idf=reader.lexical.idf))
+        try:
+            trusted = tuple(reader.files().get("safety", {}).get("key", {}).get("trusted") or ()) or None
+        except (OSError, ValueError):
+            trusted = None
+        return cls(reader, HybridRetriever(reader, embedder, settings), get_answerer("offline", idf=reader.lexical.idf), trusted)
+
+
+def _allow_list(items: Sequence[str] | None) -> frozenset[str]:
+    """Document ids from ids or paths: ``corpus/docs/a.md`` and ``./docs/a`` both allow ``docs/a``."""
+    out = set()
+    for item in items or ():
+        item = str(item).strip().replace("\\", "/")
+        for suffix in (".md", ".markdown", ".mdx", ".html", ".htm", ".txt", ".text"):
+            if item.lower().endswith(suffix):
+                item = item[: -len(suffix)]
+                break
+        while item.startswith("./"):
+            item = item[2:]
+        if item:
+            out.add(item.strip("/") if item != "*" else item)
+    return frozenset(out)
 
 
 class Nectarine:
     """Nectain's assistant over one index."""
 
     def __init__(self, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None = None, *,
-                 answerer: str = "offline", answerer_options: dict | None = None) -> None:
+                 answerer: str = "offline", answerer_options: dict | None = None,
+                 allow_flagged: Sequence[str] | None = None) -> None:
         from .answer.base import get_answerer
         from .answer.confidence import ConfidenceModel
         from .answer.verify import CitationVerifier
@@ -55,6 +81,7 @@ class Nectarine:
         self.answerer = self.offline if answerer == "offline" else get_answerer(answerer, **(answerer_options or {}))
         self.verifier = CitationVerifier(embedder)
         self.confidence = ConfidenceModel.load()
+        self.allow_flagged = _allow_list(allow_flagged)
 
     @classmethod
     def load(
@@ -66,8 +93,14 @@ class Nectarine:
         settings: RetrieverSettings | None = None,
         answerer: str = "offline",
         answerer_options: dict | None = None,
+        allow_flagged: Sequence[str] | None = None,
     ) -> Nectarine:
-        """Open the live generation of ``index_dir`` with the embedding model it was built with."""
+        """Open the live generation of ``index_dir`` with the embedding model it was built with.
+
+        ``allow_flagged``: document ids or paths (``docs/how-to/page``, ``corpus/docs/how-to/page.md``;
+        ``"*"`` for all) whose passages flagged as unsafe at ingest an administrator has checked and
+        allows as evidence. Other flagged passages are never used in answers (see :meth:`ask`).
+        """
         reader = IndexReader.open(Path(index_dir))
         built = reader.manifest.model
         if embedder is None:
@@ -79,7 +112,7 @@ class Nectarine:
                 f"that model (nectarine ingest ... --index {index_dir} --model {embedder.name} --rebuild) "
                 "or load it without an embedder"
             )
-        return cls(reader, embedder, settings, answerer=answerer, answerer_options=answerer_options)
+        return cls(reader, embedder, settings, answerer=answerer, answerer_options=answerer_options, allow_flagged=allow_flagged)
 
     def search(
         self,
@@ -96,6 +129,9 @@ class Nectarine:
 
         ``filters`` (or the ``sources``/``version`` shortcuts) restrict or demote results;
         ``history`` is the conversation so far, as ``{"role", "content"}`` messages.
+
+        Passages flagged as unsafe at ingest are returned too, marked: ``result.chunk.flags`` lists
+        why, so the docs team can find and fix them. Only :meth:`ask` keeps them out.
         """
         if isinstance(filters, dict):
             filters = Filters.model_validate(filters)
@@ -162,6 +198,12 @@ class Nectarine:
         ``on_delta`` receives a language model's text as it is generated, before verification; the
         returned Answer holds the verified text, which replaces it. (The offline answerer composes
         its answer at once, so it sends nothing there; callers stream its verified text themselves.)
+
+        Passages flagged at ingest as asking for secrets to be sent, or pointing outside the trusted
+        domains (:mod:`nectarine.ingest.safety`), are screened before any answerer sees them: the
+        unsafe blocks are cut out, and a passage with nothing else left is withheld. If what was
+        withheld was the question's best evidence and the rest cannot answer it, the answer declines,
+        cites nothing and recommends support. Documents in ``allow_flagged`` are used as they are.
         """
         import time
 
@@ -193,6 +235,7 @@ class Nectarine:
             timings["rewrite"] = clock() - t
             t = clock()
         results = live.retriever.retrieve(query, k, filters=Filters(version=ctx.version), history=search_history)
+        results, unsafe, unsafe_docs = self._screen(question, results, live)
         timings["retrieve"] = clock() - t
 
         t = clock()
@@ -252,6 +295,19 @@ class Nectarine:
             handoff, handoff_reason = True, "no passage answers the question"
         elif confidence < self.confidence.threshold:
             handoff, handoff_reason = True, f"low confidence ({confidence:.2f}): " + "; ".join(why)
+        # The rest of a page whose matching passage asked for secrets is no better evidence for this question.
+        from_unsafe_page = any(c.chunk_id in {r.chunk.id for r in results if r.chunk.doc_id in unsafe_docs} for c in citations)
+        if unsafe and not injection and (out_of_scope or not verified.text or confidence < self.confidence.threshold or from_unsafe_page):
+            # The page that matches asks for secrets or sends the reader elsewhere: decline, hand off.
+            from .ingest.safety import SEND_SECRET
+
+            text = UNSAFE_SECRETS if SEND_SECRET in unsafe else UNSAFE_CONTACT
+            citations, confidence = [], min(confidence, 0.05)
+            handoff = True
+            handoff_reason = ((handoff_reason + "; ") if esc is not None else "") + (
+                "the passage that matches the question is flagged as unsafe (" + "; ".join(unsafe) +
+                ") and was kept out of the answer; support should answer, and the docs team review the page")
+            why.insert(0, "the best-matching passage is flagged as unsafe: " + "; ".join(unsafe))
         if language != "en":
             notes.insert(0, SUPPORT_LANGUAGE_NOTE)
         timings["total"] = clock() - t0
@@ -273,6 +329,53 @@ class Nectarine:
             timings_ms={k_: round(v * 1000, 2) for k_, v in timings.items()},
             session_id=ctx.session_id,
         )
+
+    def _allowed(self, doc_id: str) -> bool:
+        allow = self.allow_flagged
+        return "*" in allow or doc_id in allow or any(a.endswith("/" + doc_id) for a in allow)
+
+    def _screen(self, question: str, results: list[SearchResult], live: _Live) -> tuple[list[SearchResult], list[str], set[str]]:
+        """The results an answerer may see; the reasons (categories) and documents if the best evidence was withheld.
+
+        A flagged passage loses its unsafe blocks; one with under eight words left is withheld whole.
+        The withheld part was the best evidence when it outranked every passage kept, or, cut from a
+        passage that stays, matches the question's terms at least as well as what is left of it.
+        """
+        import re
+
+        from .index.lexical import lexical_tokens
+        from .ingest.safety import reason_category, unsafe_blocks
+
+        if not any(r.chunk.flags for r in results):
+            return results, [], set()
+        kept: list[SearchResult] = []
+        withheld: list[tuple[SearchResult, bool]] = []  # (result, it was the best evidence)
+        terms = set(lexical_tokens(question))
+        idf = live.reader.lexical.idf(sorted(terms)) if terms else {}
+
+        def match(text: str) -> float:
+            return sum(idf.get(t, 0.0) for t in terms & set(lexical_tokens(text)))
+
+        for r in results:
+            if not r.chunk.flags or self._allowed(r.chunk.doc_id):
+                kept.append(r)
+                continue
+            clean, removed = unsafe_blocks(r.chunk.text, live.trusted)
+            if removed and len(re.findall(r"\w+", clean)) >= 8:
+                best = match("\n\n".join(removed)) >= match(clean) and not kept
+                kept.append(r.model_copy(update={"chunk": r.chunk.model_copy(update={"text": clean})}))
+                if best:
+                    withheld.append((r, True))
+            else:
+                withheld.append((r, not kept))
+        kept = [r.model_copy(update={"rank": i}) for i, r in enumerate(kept, 1)]
+        unsafe: list[str] = []
+        docs: set[str] = set()
+        for r, best in withheld:
+            if best:
+                unsafe.extend(c for c in map(reason_category, r.chunk.flags) if c not in unsafe)
+                docs.add(r.chunk.doc_id)
+        return kept, unsafe, docs
 
     def draft_ticket(self, conversation, context=None, attachments=None, *, personal_data: bool = False):
         """A prefilled, redacted support ticket for the user to review (see nectarine.handoff.draft)."""

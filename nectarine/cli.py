@@ -85,6 +85,7 @@ def print_ingest_report(report) -> None:
         ("split to fit the model", report.chunk_stats.split_for_embed_limit),
         ("cut mid-text", report.chunk_stats.cut_mid_text),
         ("skipped", len(report.skipped)),
+        ("flagged as unsafe", len(getattr(report, "flagged", []))),
         ("seconds", f"{report.seconds:.2f}"),
         ("chunks / second", f"{report.chunks_per_second:.1f}"),
     ]:
@@ -99,6 +100,16 @@ def print_ingest_report(report) -> None:
         for s in report.skipped:
             skipped.add_row(s.path, s.reason)
         console.print(skipped)
+    if getattr(report, "flagged", None):
+        # Passages asking for secrets to be sent, or pointing outside the trusted domains: kept out
+        # of answers until fixed, or allowed with --allow-flagged (nectarine.ingest.safety).
+        flagged = Table(title="Flagged as unsafe (kept out of answers)", header_style="bold red")
+        flagged.add_column("document")
+        flagged.add_column("section")
+        flagged.add_column("why")
+        for f in report.flagged:
+            flagged.add_row(f.path or f.doc_id, f.heading, "; ".join(f.reasons))
+        console.print(flagged)
 
 
 @app.command()
@@ -213,7 +224,8 @@ def search(
         console.print(results_table(results, query))
 
 
-def _load_assistant(index: Path, answerer: str, base_url: Optional[str], model: Optional[str], timeout: float):
+def _load_assistant(index: Path, answerer: str, base_url: Optional[str], model: Optional[str], timeout: float,
+                    allow_flagged: Optional[list[str]] = None):
     from .answer.base import AnswererUnavailable
     from .assistant import Nectarine
     from .index.store import IndexLoadError
@@ -223,7 +235,7 @@ def _load_assistant(index: Path, answerer: str, base_url: Optional[str], model: 
     if answerer == "openai":
         options = {k: v for k, v in {"base_url": base_url, "model": model, "timeout": timeout}.items() if v is not None}
     try:
-        nec = Nectarine.load(index, answerer=answerer, answerer_options=options)
+        nec = Nectarine.load(index, answerer=answerer, answerer_options=options, allow_flagged=allow_flagged)
     except (IndexLoadError, OptionError, AnswererUnavailable) as exc:
         fail(str(exc))
     nec.warm_up()
@@ -257,6 +269,8 @@ AnswererOpt = Annotated[str, typer.Option(help="offline (default, no LLM), opena
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (default $NECTARINE_LLM_BASE_URL); the key is read from $NECTARINE_LLM_API_KEY.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name at the endpoint (default $NECTARINE_LLM_MODEL).")]
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the language model before falling back to the offline answer.")]
+AllowFlaggedOpt = Annotated[Optional[list[str]], typer.Option(
+    "--allow-flagged", help="A document id or path flagged as unsafe at ingest that an admin has checked: use it in answers anyway; repeatable, '*' for all.")]
 
 
 @app.command()
@@ -269,6 +283,7 @@ def ask(
     model: ModelOpt = None,
     timeout: TimeoutOpt = 30.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    allow_flagged: AllowFlaggedOpt = None,
 ) -> None:
     """Answer a question with numbered citations, a confidence and a handoff verdict."""
     from .versions import Version, VersionError
@@ -278,7 +293,7 @@ def ask(
             Version.parse(version)
         except VersionError as exc:
             fail(str(exc))
-    nec = _load_assistant(index, answerer, base_url, model, timeout)
+    nec = _load_assistant(index, answerer, base_url, model, timeout, allow_flagged)
     answer = nec.ask(question, context={"version": version})
     if json_output:
         print(answer.model_dump_json(indent=2))
@@ -294,9 +309,10 @@ def chat(
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
     timeout: TimeoutOpt = 30.0,
+    allow_flagged: AllowFlaggedOpt = None,
 ) -> None:
     """An interactive conversation: follow-up questions use what was asked before."""
-    nec = _load_assistant(index, answerer, base_url, model, timeout)
+    nec = _load_assistant(index, answerer, base_url, model, timeout, allow_flagged)
     _chat_loop(nec, version)
 
 

@@ -84,6 +84,9 @@ class Chunk(BaseModel):
     language: str = "en"
     n_tokens: int = 0  # tiktoken tokens of `text`
     position: int = 0  # order within the document
+    # Why the passage must not be given as advice (nectarine.ingest.safety); empty for a safe one.
+    # Added later: indexes written before it load with [] and are screened again on the next ingest.
+    flags: list[str] = Field(default_factory=list)
 
     @property
     def embed_text(self) -> str:

@@ -252,22 +252,13 @@ def _load(rt: Runtime) -> None:
     if rt.nec is None:
         from ..assistant import Nectarine
 
-        rt.nec = Nectarine.load(settings.index, answerer=settings.answerer, **_allow(settings))
+        rt.nec = Nectarine.load(settings.index, answerer=settings.answerer, allow_flagged=settings.allow_flagged)
     if getattr(rt.nec, "_store", None) is None:
         from ..handoff.store import TicketStore
 
         rt.nec.attach_store(TicketStore(settings.database_url))
     rt.nec.warm_up()
     rt.ready = True
-
-
-def _allow(settings: Settings) -> dict:
-    """``allow_flagged`` for assistants that support it (documents an admin reviewed and allows)."""
-    import inspect
-
-    from ..assistant import Nectarine
-
-    return {"allow_flagged": settings.allow_flagged} if "allow_flagged" in inspect.signature(Nectarine.load).parameters else {}
 
 
 async def _deliver_forever(rt: Runtime) -> None:

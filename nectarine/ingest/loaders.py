@@ -11,9 +11,12 @@ moves on, so one bad file never aborts a run.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fnmatch
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -341,40 +344,169 @@ def _ignore_patterns(root: Path) -> list[str]:
     return [ln.strip() for ln in ignore.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    return "not a regular file"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def discover(paths: Iterable[Path], skipped: list[Skipped] | None = None) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, root)`` for every file under ``paths``; hidden and ignored files are passed over.
 
     A folder may hold a ``.nectarineignore`` with glob patterns (relative to it) of files that are
     not part of the knowledge base, such as its README.
+
+    Ingest stays inside the folders it is given. Nothing is opened here (``lstat``/``stat`` only), and
+    these are passed over and, if ``skipped`` is given, reported there with the reason:
+
+    * a link whose target resolves outside the folder (to ``/etc/passwd``, say);
+    * named pipes, sockets and device files (opening a FIFO would block forever);
+    * link loops, dangling links, and links to a folder already walked (a folder loop);
+    * a second path to the same file (a link inside the folder): the file is read once.
     """
+    note = skipped.append if skipped is not None else (lambda _s: None)
     for given in paths:
         given = Path(given)
-        if not given.exists():
-            raise FileNotFoundError(f"{given}: no such file or folder; pass the folder that holds your docs, e.g. corpus/")
-        if given.is_file():
+        try:
+            st = given.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise FileNotFoundError(f"{given}: a symbolic link loop; pass the folder that holds your docs, e.g. corpus/") from None
+            raise FileNotFoundError(f"{given}: no such file or folder; pass the folder that holds your docs, e.g. corpus/") from None
+        if stat.S_ISREG(st.st_mode):
             yield given, given.parent
             continue
-        patterns = _ignore_patterns(given)
-        for path in sorted(given.rglob("*")):
-            rel = path.relative_to(given)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-                continue
-            if any(fnmatch.fnmatch(rel.as_posix(), pat) for pat in patterns):
-                continue
-            yield path, given
+        if not stat.S_ISDIR(st.st_mode):
+            note(Skipped(str(given), f"{_kind(st.st_mode)}, not a document; only regular files are read"))
+            continue
+        yield from _walk(given, note)
 
 
-def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of a source file, refusing oversized and unreadable ones with a reason."""
+def _walk(given: Path, note) -> Iterator[tuple[Path, Path]]:
+    root_real = Path(os.path.realpath(given))
+    patterns = _ignore_patterns(given)
+    found: list[tuple[Path, Path, bool]] = []  # (path as walked, real path, reached through a link)
+    seen_dirs = {root_real}
+    stack = [given]
+    linked: list[tuple[Path, Path]] = []  # folders reached through a link: walked after the real ones
+    while stack or linked:
+        if not stack:
+            path, real = linked.pop(0)
+            if real in seen_dirs:
+                if _inside(Path(os.path.realpath(path.parent)), real):
+                    note(Skipped(str(path), f"links back to an enclosing folder ({real}), a loop; each folder is walked once"))
+                else:
+                    note(Skipped(str(path), f"links to a folder already walked ({real}); its files are read once"))
+                continue
+            seen_dirs.add(real)
+            stack.append(path)
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            note(Skipped(str(folder), f"cannot list the folder: {exc.strerror or exc}"))
+            continue
+        subdirs = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue  # removed while walking
+            link = stat.S_ISLNK(mode)
+            if link:
+                target = os.readlink(path)
+                try:
+                    mode = os.stat(path).st_mode
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        note(Skipped(str(path), f"a symbolic link loop (-> {target}); remove or fix the link"))
+                    else:
+                        note(Skipped(str(path), f"a dangling symbolic link (-> {target}, which does not exist); remove or fix the link"))
+                    continue
+                real = Path(os.path.realpath(path))
+                if not _inside(real, root_real):
+                    note(Skipped(str(path), f"links outside the corpus folder to {real}; copy the file in if it belongs to the docs"))
+                    continue
+            else:
+                real = Path(os.path.realpath(path)) if stat.S_ISDIR(mode) else path
+            if stat.S_ISDIR(mode):
+                if link:
+                    linked.append((path, real))
+                else:
+                    seen_dirs.add(real)
+                    subdirs.append(path)
+            elif stat.S_ISREG(mode):
+                rel = path.relative_to(given)
+                if any(fnmatch.fnmatch(rel.as_posix(), pat) for pat in patterns):
+                    continue
+                found.append((path, Path(os.path.realpath(path)), link))
+            else:
+                note(Skipped(str(path), f"{_kind(mode)}, not a document; only regular files are read"))
+        stack.extend(reversed(subdirs))
+    # Files first, then links to them: the same file is read once, under its own name.
+    found.sort(key=lambda t: t[0].parts)
+    owner: dict[Path, Path] = {real: path for path, real, link in found if not link}
+    for path, real, link in found:
+        if link:
+            if real in owner:
+                note(Skipped(str(path), f"the same file as {owner[real]} (a link inside the corpus folder); it is read once"))
+                continue
+            owner[real] = path
+        yield path, given
+
+
+def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | None = None) -> bytes:
+    """The bytes of a source file, refusing oversized, unreadable and special ones with a reason.
+
+    The file is opened once (its real path, without following a link at the last step, without
+    blocking on a pipe) and the size check and the read use that descriptor, so a file swapped or
+    grown between the check and the read cannot slip through. With ``root``, a file whose real path
+    has left ``root`` since it was discovered is refused.
+    """
     if path.suffix.lower() not in LOADERS:
         raise SkipFile(f"unsupported file type {path.suffix or '(no extension)'}; supported: {', '.join(sorted(LOADERS))}")
+    real = os.path.realpath(path)
+    if root is not None and not _inside(Path(real), Path(os.path.realpath(root))):
+        raise SkipFile(f"links outside the corpus folder to {real}; copy the file in if it belongs to the docs")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise SkipFile(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit; split it or raise --max-file-mb")
-        return path.read_bytes()
+        fd = os.open(real, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SkipFile("the file was replaced by a symbolic link while reading; run the ingest again") from None
+        raise SkipFile(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SkipFile(f"{_kind(st.st_mode)}, not a document; only regular files are read")
+        if st.st_size > max_bytes:
+            raise SkipFile(f"file is {st.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit; split it or raise --max-file-mb")
+        parts, left = [], max_bytes + 1
+        while left > 0:
+            part = os.read(fd, min(left, 1 << 20))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        raw = b"".join(parts)
+        if len(raw) > max_bytes:
+            raise SkipFile(f"file grew past the {max_bytes / 1e6:g} MB limit while being read; split it or raise --max-file-mb")
+        return raw
     except OSError as exc:
         raise SkipFile(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def load_file(path: Path, root: Path, raw: bytes | None = None) -> tuple[list[Document], list[Skipped]]:

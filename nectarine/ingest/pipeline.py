@@ -24,6 +24,7 @@ from ..index.store import DenseSettings, IndexLoadError, IndexReader, Manifest, 
 from ..types import Chunk
 from .chunker import ChunkerSettings, ChunkStats, StructureAwareChunker
 from .loaders import MAX_FILE_BYTES, SkipFile, Skipped, discover, load_file, read_source
+from .safety import RULES_VERSION, Flagged, trusted_domains as default_trusted, unsafe_reasons
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -44,6 +45,7 @@ class IngestReport:
     embedded: int = 0  # vectors computed in this run (the rest were re-used)
     files: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    flagged: list[Flagged] = field(default_factory=list)  # passages kept out of answers (nectarine.ingest.safety)
     chunk_stats: ChunkStats = field(default_factory=ChunkStats)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -90,13 +92,20 @@ def ingest(
     max_file_bytes: int = MAX_FILE_BYTES,
     batch_size: int = 16,
     progress: ProgressFn | None = None,
+    trusted_domains: Iterable[str] | None = None,
 ) -> IngestReport:
-    """Build or incrementally update the index at ``index_dir`` from files under ``paths``."""
+    """Build or incrementally update the index at ``index_dir`` from files under ``paths``.
+
+    Every passage is screened for poisoned content (:mod:`nectarine.ingest.safety`); ``trusted_domains``
+    adds domains the docs may send readers to (besides nectain.com and the defaults there).
+    """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index_dir=str(index_dir))
     tick = progress or (lambda stage, done, total: None)
-    files = list(discover([Path(p) for p in paths]))  # a wrong path fails here, before any work
+    files = list(discover([Path(p) for p in paths], report.skipped))  # a wrong path fails here, before any work
+    trusted = default_trusted(trusted_domains)
+    safety_key = {"rules": RULES_VERSION, "trusted": list(trusted)}
     report.files = len(files)
 
     prev: IndexReader | None = None
@@ -114,7 +123,12 @@ def ingest(
                                 backend or (built.model.get("backend", DEFAULT_BACKEND) if built else DEFAULT_BACKEND))
     if prev is not None and not _compatible(prev, embedder, rebuild):
         prev = None
-    prev_files = prev.files()["files"] if prev else {}
+    prev_record = prev.files() if prev else {}
+    prev_files = prev_record.get("files", {})
+    # Flags stored by a build with the same rules and trusted domains are re-used; otherwise every
+    # passage is screened again (and the index rewritten, vectors re-used).
+    prev_safety = prev_record.get("safety") or {}
+    same_safety = prev_safety.get("key") == safety_key
     same_chunking = prev is not None and prev.manifest.chunker == settings.as_dict()
 
     chunker_ = StructureAwareChunker(settings, count_wordpieces=embedder.count_wordpieces)
@@ -126,7 +140,7 @@ def ingest(
         tick("read", i, len(files))
         key = str(path.resolve())
         try:
-            raw = read_source(path, max_bytes=max_file_bytes)
+            raw = read_source(path, max_bytes=max_file_bytes, root=root)
         except SkipFile as exc:
             report.skipped.append(Skipped(str(path), str(exc)))
             continue
@@ -158,6 +172,7 @@ def ingest(
                 continue
             doc_owner[doc.id] = str(path)
             chunks, stats = chunker_.chunk(doc)
+            chunks = [_screened(c, trusted) for c in chunks]
             report.chunk_stats.add(stats)
             new_chunks.extend(chunks)
             ids.extend(c.id for c in chunks)
@@ -193,8 +208,9 @@ def ingest(
             report.changed += 1
         else:
             report.added += 1
-    if prev is not None and report.added == report.changed == report.removed == 0 and len(prev_ids) == len(order):
+    if prev is not None and same_safety and report.added == report.changed == report.removed == 0 and len(prev_ids) == len(order):
         report.up_to_date = True
+        report.flagged = [Flagged(**f) for f in prev_safety.get("flagged", [])]
         report.generation = prev.folder.name
         report.seconds = time.perf_counter() - t0
         return report
@@ -205,7 +221,9 @@ def ingest(
     if missing:
         for cid, chunk in zip(missing, prev.chunks(prev_ids[cid] for cid in missing)):
             by_id[cid] = chunk
-    chunks = [by_id[cid] for cid in order]
+    chunks = [by_id[cid] if same_safety or cid not in prev_ids else _screened(by_id[cid], trusted) for cid in order]
+    report.flagged = [Flagged(doc_id=c.doc_id, path=doc_owner.get(c.doc_id, ""), heading=" › ".join(c.heading_path) or c.title,
+                              reasons=list(c.flags), chunk_id=c.id) for c in chunks if c.flags]
 
     t_embed = time.perf_counter()
     keys = [embed_key(c, vector_space(embedder)) for c in chunks]
@@ -240,7 +258,8 @@ def ingest(
         prev.close()
     folder = write_generation(
         index_dir, chunks, vectors, manifest,
-        {"files": file_records, "skipped": [s.__dict__ for s in report.skipped]},
+        {"files": file_records, "skipped": [s.__dict__ for s in report.skipped],
+         "safety": {"key": safety_key, "flagged": [f.__dict__ for f in report.flagged]}},
         embed_keys=keys,
     )
     tick("write", 1, 1)
@@ -251,6 +270,12 @@ def ingest(
     manifest.build_seconds = round(report.seconds, 3)
     (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2))
     return report
+
+
+def _screened(chunk: Chunk, trusted: tuple[str, ...]) -> Chunk:
+    """The chunk with its safety flags (nectarine.ingest.safety) set from its text and headings."""
+    flags = unsafe_reasons("\n".join([*chunk.heading_path[1:], chunk.text]), trusted)
+    return chunk if flags == chunk.flags else chunk.model_copy(update={"flags": flags})
 
 
 def _nothing_message(report: IngestReport) -> str:
