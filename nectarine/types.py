@@ -14,11 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .errors import OptionError  # noqa: F401 - defined under the one error root
 from .versions import VersionSpec
-
-
-class OptionError(ValueError):
-    """An option value that is not one of the allowed choices."""
 
 
 class Choice(str, enum.Enum):

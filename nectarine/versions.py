@@ -18,16 +18,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import VersionError  # noqa: F401 - defined under the one error root
+
 _VERSION_RE = re.compile(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?\s*$", re.I)
 # A version mentioned in free text, e.g. "I'm on 4.3.1" or "Nectain v4.2".
 VERSION_IN_TEXT_RE = re.compile(r"(?<![\w./])v?(\d{1,2}\.\d{1,2}(?:\.\d{1,3})?)(?![\w.]*\d)")
 
 INFINITY = (10**6, 0, 0)
 ZERO = (0, 0, 0)
-
-
-class VersionError(ValueError):
-    """A version or version range that cannot be parsed."""
 
 
 @dataclass(frozen=True, order=True)

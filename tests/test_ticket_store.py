@@ -13,7 +13,7 @@ import pytest
 
 from nectarine.handoff.delivery import EmailSink, WebhookSink
 from nectarine.handoff.draft import TicketDraft
-from nectarine.handoff.store import StoreError, TicketStore, masked
+from nectarine.handoff.store import StoreError, TicketStore, masked, scoped_key
 
 CI = os.environ.get("CI") == "true"
 
@@ -53,7 +53,7 @@ def test_submit_is_idempotent(store_url):
     first = store.submit(draft(), key)
     again = store.submit(draft(), key)  # the double click
     assert again.id == first.id and first.status == "submitted"
-    assert [t.id for t in store.list(session_id="s-1") if t.idempotency_key == key] == [first.id]
+    assert [t.id for t in store.list(session_id="s-1") if t.idempotency_key == scoped_key("s-1", key)] == [first.id]
     assert store.get(first.id).draft["title"] == "Nobody can log in"
     assert len(store.outbox(first.id)) == 1
 
@@ -213,3 +213,15 @@ def test_processes_starting_together_migrate_a_fresh_database_once(tmp_path):
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
     assert TicketStore(url).list() == []
+
+
+def test_a_reused_key_is_scoped_to_its_session_and_conflicts_on_other_content(store_url):
+    from nectarine.errors import IdempotencyConflict
+
+    store = TicketStore(store_url)
+    mine = store.submit(draft(), "same-key")
+    theirs = store.submit(draft(session="s-other"), "same-key")
+    assert theirs.id != mine.id and theirs.session_id == "s-other"  # never someone else's ticket
+    with pytest.raises(IdempotencyConflict, match="new key"):
+        store.submit(draft().model_copy(update={"title": "Something else"}), "same-key")
+    assert store.get(mine.id).title == "Nobody can log in"

@@ -16,10 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..types import AskContext, Message, SearchResult
-
-
-class AnswererUnavailable(RuntimeError):
-    """The answerer cannot answer now (endpoint down, model missing); callers fall back to offline."""
+from ..errors import AnswererUnavailable  # noqa: F401 - defined under the one error root
 
 
 @dataclass

@@ -23,9 +23,7 @@ from pathlib import Path
 
 import yaml
 
-
-class DatasetError(ValueError):
-    """A dataset folder that does not follow the layout; the message names the file and line."""
+from ..errors import DatasetError  # noqa: F401 - defined under the one error root
 
 
 @dataclass

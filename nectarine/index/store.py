@@ -36,17 +36,12 @@ from .. import __version__
 from ..types import Chunk, SourceType
 from ..versions import VersionSpec
 from .lexical import LexicalIndex
+from ..errors import IndexLoadError  # noqa: F401 - defined under the one error root
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 KEEP_GENERATIONS = 2
 SOURCE_CODES = {s: i for i, s in enumerate(SourceType)}
-
-
-class IndexLoadError(RuntimeError):
-    """An index that is missing, incompatible or damaged; the message says what to rebuild."""
-
-
 
 
 class DenseSettings(BaseModel):

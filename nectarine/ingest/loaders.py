@@ -26,13 +26,10 @@ import yaml
 
 from ..types import Document, SourceType
 from ..versions import Version, VersionError, VersionSpec
+from ..errors import SkipFile  # noqa: F401 - defined under the one error root
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 IGNORE_FILE = ".nectarineignore"
-
-
-class SkipFile(Exception):
-    """A file that cannot be ingested; ``str(exc)`` says why and what to do."""
 
 
 @dataclass

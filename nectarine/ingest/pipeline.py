@@ -25,12 +25,9 @@ from ..types import Chunk
 from .chunker import ChunkerSettings, ChunkStats, StructureAwareChunker
 from .loaders import MAX_FILE_BYTES, SkipFile, Skipped, discover, load_file, read_source
 from .safety import RULES_VERSION, Flagged, trusted_domains as default_trusted, unsafe_reasons
+from ..errors import NothingIngested  # noqa: F401 - defined under the one error root
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-class NothingIngested(RuntimeError):
-    """Every file was skipped, so no index was written."""
 
 
 @dataclass
