@@ -188,7 +188,8 @@
 
   // ================================================================== markdown
   // A tiny, safe Markdown renderer: it builds DOM nodes with createElement and text nodes only.
-  // Raw HTML in the source stays visible, inert text. Links are kept only for http(s) URLs.
+  // Raw HTML in the source stays visible, inert text. Links are kept only for http(s) URLs; any other
+  // link shows as its text, and an image (never loaded) as its alt text.
 
   /** A DOM element; props become attributes (on* → listeners); string children become text nodes. */
   function h(tag, props, ...kids) {
@@ -222,8 +223,8 @@
     return a;
   }
 
-  // code | link | bold | italic | citation markers [1] or [1, 2]
-  const INLINE = /`([^`\n]+)`|\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)(?:\s+"[^"]*")?\)|\*\*(?=\S)([^\n]*?\S)\*\*|(?<!\w)__(?=\S)([^\n]*?\S)__(?!\w)|\*(?=[^\s*])([^*\n]*?[^\s*])\*|(?<![\w])_(?=\S)([^_\n]*?\S)_(?![\w])|\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+  // code | link | bold | italic | citation markers [1] or [1, 2] | image
+  const INLINE = /`([^`\n]+)`|\[((?:!\[[^\]\n]*\]\([^()\s]*\)|[^\]\n])*)\]\(((?:[^()\s]|\([^()\s]*\))+)(?:\s+"[^"]*")?\)|\*\*(?=\S)([^\n]*?\S)\*\*|(?<!\w)__(?=\S)([^\n]*?\S)__(?!\w)|\*(?=[^\s*])([^*\n]*?[^\s*])\*|(?<![\w])_(?=\S)([^_\n]*?\S)_(?![\w])|\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]|!\[([^\]\n]*)\]\((?:[^()\s]|\([^()\s]*\))+(?:\s+"[^"]*")?\)/g;
 
   function inline(text, opts, out) {
     out = out || document.createDocumentFragment();
@@ -234,7 +235,10 @@
       if (m.index > last) lines(text.slice(last, m.index));
       last = re.lastIndex;
       if (m[1] != null) out.append(h('code', null, m[1]));
-      else if (m[2] != null) out.append(link(inline(m[2], opts), m[3]) || m[0]);
+      else if (m[2] != null) { // a link whose URL is not http(s) (javascript:, #, relative…) is its text alone
+        const t = inline(m[2], opts);
+        out.append(link(m[2] ? t : m[3], m[3]) || t);
+      }
       else if (m[4] != null || m[5] != null) out.append(h('strong', null, inline(m[4] ?? m[5], opts)));
       else if (m[6] != null || m[7] != null) out.append(h('em', null, inline(m[6] ?? m[7], opts)));
       else if (m[8] != null) {
@@ -242,7 +246,7 @@
         const chips = opts && opts.cite ? nums.map(opts.cite) : [];
         if (chips.length && chips.every(Boolean)) chips.forEach((c) => out.append(c));
         else out.append(m[0]);
-      }
+      } else if (m[9]) out.append(m[9]); // an image is never loaded: its alt text, if any
     }
     if (last < text.length) lines(text.slice(last));
     return out;
