@@ -14,20 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer.base import NO_ANSWER
+from .answer.decision import NOT_FOUND, OUT_OF_SCOPE, UNSAFE_CONTACT, UNSAFE_SECRETS, Signals, decide  # noqa: F401 - re-exported
 from .index.embedder import Embedder, get_embedder
 from .index.store import IndexLoadError, IndexReader, current_generation
 from .ingest.pipeline import vector_space
 from .retrieve.hybrid import HybridRetriever, RetrieverSettings, SearchMode
 from .types import Answer, AskContext, Filters, Message, SearchResult, SourceType
 
-NOT_FOUND = NO_ANSWER  # the same words whether the model or the assistant finds nothing
-OUT_OF_SCOPE = ("I can only help with Nectain: its features, settings, errors and releases. "
-                "This question is outside what Nectain's documentation covers.")
-UNSAFE_SECRETS = ("I can't give advice from the page that matches this question: it asks for credentials or personal data "
-                  "to be sent outside Nectain. Please contact Nectain support.")
-UNSAFE_CONTACT = ("I can't give advice from the page that matches this question: it sends you to an address outside Nectain. "
-                  "Please contact Nectain support.")
 
 
 @dataclass(frozen=True)
@@ -205,130 +198,8 @@ class Nectarine:
         withheld was the question's best evidence and the rest cannot answer it, the answer declines,
         cites nothing and recommends support. Documents in ``allow_flagged`` are used as they are.
         """
-        import time
-
-        from .answer.base import AnswererUnavailable, draft_from_text
-        from .answer.confidence import FEATURES, evidence_features, reasons
-        from .answer.policy import SUPPORT_LANGUAGE_NOTE, detect_language, escalation
-        from .answer.units import escape_html, looks_like_injection
-
-        live = self._live
-        clock = time.perf_counter
-        t0 = clock()
-        timings: dict[str, float] = {}
         ctx = AskContext.model_validate(context) if isinstance(context, dict) else (context or AskContext())
-        history = list(history or [])
-
-        language = detect_language(question)
-        esc = escalation(question)
-        timings["policy"] = clock() - t0
-
-        t = clock()
-        query, search_history = question, history
-        rewrite = getattr(self.answerer, "standalone_query", None)
-        if rewrite is not None and (history or language != "en"):
-            # With an LLM: the follow-up rewritten to stand alone, and translated, for retrieval only.
-            try:
-                query, search_history = rewrite(question, history), []
-            except AnswererUnavailable:
-                pass
-            timings["rewrite"] = clock() - t
-            t = clock()
-        results = live.retriever.retrieve(query, k, filters=Filters(version=ctx.version), history=search_history)
-        results, unsafe, unsafe_docs = self._screen(question, results, live)
-        timings["retrieve"] = clock() - t
-
-        t = clock()
-        notes: list[str] = []
-        answerer = self.answerer
-        try:
-            if on_delta is not None and answerer is not live.offline and results:
-                parts: list[str] = []
-                for delta in answerer.stream(question, results, history=history, context=ctx):
-                    parts.append(delta)
-                    on_delta(delta)
-                draft = draft_from_text(answerer.name, "".join(parts))
-            else:
-                draft = answerer.answer(question, results, history=history, context=ctx)
-        except AnswererUnavailable as exc:
-            answerer = live.offline
-            draft = live.offline.answer(question, results, history=history, context=ctx)
-            notes.append(f"The language model is unavailable ({exc}); this answer was composed directly from the docs.")
-        notes.extend(draft.notes)
-        timings["answer"] = clock() - t
-
-        t = clock()
-        vectors = None
-        if answerer is not live.offline and results and all(r.row is not None for r in results):
-            vectors = np.asarray(live.reader.vectors[[r.row for r in results]])  # semantic support for generated text
-        verified = self.verifier.verify(draft.text, results, vectors)
-        if answerer is not live.offline and not verified.text and results:
-            # Nothing the model wrote could be verified: give the user the passages' own words instead.
-            dropped = len(verified.sentences)
-            verified = self.verifier.verify(live.offline.answer(question, results, history=history, context=ctx).text, results)
-            if verified.text:
-                answerer = live.offline
-                notes.append(f"The language model's answer could not be verified against the docs ({dropped} sentence(s) removed); "
-                             "this answer was composed directly from them.")
-        timings["verify"] = clock() - t
-
-        t = clock()
-        ev = evidence_features(question, results, verified.text, verified.supported_rate, live.reader.lexical.idf, version=ctx.version)
-        confidence = self.confidence.predict(ev)
-        injection = looks_like_injection(question)  # "ignore your instructions...": answered like any off-topic message
-        out_of_scope = (self.confidence.out_of_scope(ev) or injection) and esc is None
-        supported = sum(1 for c in verified.sentences if c.supported)
-        why = reasons(ev, version=ctx.version, results=results, sentences_total=len(verified.sentences),
-                      sentences_supported=supported, out_of_scope=out_of_scope)
-        if injection:
-            why.insert(0, "the message asks the assistant to change its instructions")
-        timings["confidence"] = clock() - t
-
-        text, citations = verified.text, verified.citations
-        handoff, handoff_reason = False, None
-        if out_of_scope:
-            text, citations, confidence = OUT_OF_SCOPE, [], min(confidence, 0.05)
-        elif esc is not None:
-            handoff, handoff_reason = True, f"needs support: {esc.label}"
-        elif not text:
-            text, citations = NOT_FOUND, []
-            handoff, handoff_reason = True, "no passage answers the question"
-        elif confidence < self.confidence.threshold:
-            handoff, handoff_reason = True, f"low confidence ({confidence:.2f}): " + "; ".join(why)
-        # The rest of a page whose matching passage asked for secrets is no better evidence for this question.
-        from_unsafe_page = any(c.chunk_id in {r.chunk.id for r in results if r.chunk.doc_id in unsafe_docs} for c in citations)
-        if unsafe and not injection and (out_of_scope or not verified.text or confidence < self.confidence.threshold or from_unsafe_page):
-            # The page that matches asks for secrets or sends the reader elsewhere: decline, hand off.
-            from .ingest.safety import SEND_SECRET
-
-            text = UNSAFE_SECRETS if SEND_SECRET in unsafe else UNSAFE_CONTACT
-            citations, confidence = [], min(confidence, 0.05)
-            handoff = True
-            handoff_reason = ((handoff_reason + "; ") if esc is not None else "") + (
-                "the passage that matches the question is flagged as unsafe (" + "; ".join(unsafe) +
-                ") and was kept out of the answer; support should answer, and the docs team review the page")
-            why.insert(0, "the best-matching passage is flagged as unsafe: " + "; ".join(unsafe))
-        if language != "en":
-            notes.insert(0, SUPPORT_LANGUAGE_NOTE)
-        timings["total"] = clock() - t0
-        return Answer(
-            question=question,
-            text=escape_html(text),
-            citations=citations,
-            confidence=round(float(confidence), 4),
-            reasons=why,
-            handoff_recommended=handoff,
-            handoff_reason=handoff_reason,
-            language=language,
-            notes=notes,
-            answerer=answerer.name,
-            sentences=verified.sentences,
-            supported_rate=round(verified.supported_rate, 4),
-            evidence={f: round(v, 4) for f, v in zip(FEATURES, ev.vector())},
-            results=results,
-            timings_ms={k_: round(v * 1000, 2) for k_, v in timings.items()},
-            session_id=ctx.session_id,
-        )
+        return _Asking(self, self._live, question, list(history or []), ctx).run(k, on_delta)
 
     def _allowed(self, doc_id: str) -> bool:
         allow = self.allow_flagged
@@ -377,7 +248,7 @@ class Nectarine:
                 docs.add(r.chunk.doc_id)
         return kept, unsafe, docs
 
-    def draft_ticket(self, conversation, context=None, attachments=None, *, personal_data: bool = False):
+    def draft_ticket(self, conversation, context=None, attachments=None, *, personal_data: bool = True):
         """A prefilled, redacted support ticket for the user to review (see nectarine.handoff.draft)."""
         from .answer.policy import detect_language
         from .handoff.draft import draft_ticket
@@ -413,3 +284,145 @@ class Nectarine:
 
     def get_ticket(self, ticket_id: str):
         return self.tickets.get(ticket_id)
+
+
+class _Asking:
+    """One question on its way through ``Nectarine.ask``, step by step: policy, rewrite, retrieve
+    (and screen), answer (with the offline fallback), verify (with the offline fallback), confidence,
+    then the decision (``nectarine.answer.decision``). Each step records its time."""
+
+    def __init__(self, nec: Nectarine, live: _Live, question: str, history: list, ctx: AskContext) -> None:
+        self.nec, self.live, self.question, self.history, self.ctx = nec, live, question, history, ctx
+        self.timings: dict[str, float] = {}
+        self.notes: list[str] = []
+
+    def _timed(self, name: str, step, *args):
+        import time
+
+        t = time.perf_counter()
+        try:
+            return step(*args)
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
+
+    def run(self, k: int, on_delta: Callable[[str], None] | None) -> Answer:
+        import time
+
+        t0 = time.perf_counter()
+        language, esc = self._timed("policy", self.policy)
+        query, search_history = self._timed("rewrite", self.rewrite, language)
+        results, unsafe, unsafe_docs = self._timed("retrieve", self.retrieve, query, search_history, k)
+        draft, answerer = self._timed("answer", self.answer, results, on_delta)
+        verified, answerer = self._timed("verify", self.verify, draft, results, answerer)
+        confidence, ev, why, out_of_scope, injection = self._timed("confidence", self.score, results, verified, esc)
+        cited_unsafe = {r.chunk.id for r in results if r.chunk.doc_id in unsafe_docs}
+        verdict = decide(Signals(text=verified.text, confidence=confidence, threshold=self.nec.confidence.threshold,
+                                 out_of_scope=out_of_scope, injection=injection, escalation=esc.label if esc else None,
+                                 reasons=tuple(why), unsafe=tuple(unsafe),
+                                 cites_unsafe_page=any(c.chunk_id in cited_unsafe for c in verified.citations)))
+        if language != "en":
+            from .answer.policy import SUPPORT_LANGUAGE_NOTE
+
+            self.notes.insert(0, SUPPORT_LANGUAGE_NOTE)
+        self.timings["total"] = time.perf_counter() - t0
+        return self.build(verdict, verified, answerer, language, ev, results)
+
+    def policy(self):
+        """The question's language, and whether it must go to support whatever the docs say."""
+        from .answer.policy import detect_language, escalation
+
+        return detect_language(self.question), escalation(self.question)
+
+    def rewrite(self, language: str) -> tuple[str, list]:
+        """With an LLM: the follow-up rewritten to stand alone, and translated, for retrieval only."""
+        from .answer.base import AnswererUnavailable
+
+        rewrite = getattr(self.nec.answerer, "standalone_query", None)
+        if rewrite is not None and (self.history or language != "en"):
+            try:
+                return rewrite(self.question, self.history), []
+            except AnswererUnavailable:
+                pass
+        return self.question, self.history
+
+    def retrieve(self, query: str, search_history: list, k: int):
+        results = self.live.retriever.retrieve(query, k, filters=Filters(version=self.ctx.version), history=search_history)
+        return self.nec._screen(self.question, results, self.live)
+
+    def answer(self, results: list[SearchResult], on_delta):
+        """The configured answerer's draft; the offline one's when the model is unavailable."""
+        from .answer.base import AnswererUnavailable, draft_from_text
+
+        answerer, offline = self.nec.answerer, self.live.offline
+        kwargs = {"history": self.history, "context": self.ctx}
+        try:
+            if on_delta is not None and answerer is not offline and results:
+                parts: list[str] = []
+                for delta in answerer.stream(self.question, results, **kwargs):
+                    parts.append(delta)
+                    on_delta(delta)
+                draft = draft_from_text(answerer.name, "".join(parts))
+            else:
+                draft = answerer.answer(self.question, results, **kwargs)
+        except AnswererUnavailable as exc:
+            answerer, draft = offline, offline.answer(self.question, results, **kwargs)
+            self.notes.append(f"The language model is unavailable ({exc}); this answer was composed directly from the docs.")
+        self.notes.extend(draft.notes)
+        return draft, answerer
+
+    def verify(self, draft, results: list[SearchResult], answerer):
+        """Every sentence checked against the passage it cites; if nothing a model wrote holds, the passages' own words."""
+        live, verifier = self.live, self.nec.verifier
+        vectors = None
+        if answerer is not live.offline and results and all(r.row is not None for r in results):
+            vectors = np.asarray(live.reader.vectors[[r.row for r in results]])  # semantic support for generated text
+        verified = verifier.verify(draft.text, results, vectors)
+        if answerer is not live.offline and not verified.text and results:
+            dropped = len(verified.sentences)
+            fallback = verifier.verify(live.offline.answer(self.question, results, history=self.history, context=self.ctx).text, results)
+            if fallback.text:
+                verified, answerer = fallback, live.offline
+                self.notes.append(f"The language model's answer could not be verified against the docs ({dropped} sentence(s) removed); "
+                                  "this answer was composed directly from them.")
+        return verified, answerer
+
+    def score(self, results: list[SearchResult], verified, esc):
+        """Confidence from the evidence, the reasons in words, and whether the question is out of scope."""
+        from .answer.confidence import evidence_features, reasons
+        from .answer.units import looks_like_injection
+
+        model = self.nec.confidence
+        ev = evidence_features(self.question, results, verified.text, verified.supported_rate, self.live.reader.lexical.idf,
+                               version=self.ctx.version)
+        confidence = model.predict(ev)
+        injection = looks_like_injection(self.question)  # "ignore your instructions...": answered like any off-topic message
+        out_of_scope = (model.out_of_scope(ev) or injection) and esc is None
+        supported = sum(1 for c in verified.sentences if c.supported)
+        why = reasons(ev, version=self.ctx.version, results=results, sentences_total=len(verified.sentences),
+                      sentences_supported=supported, out_of_scope=out_of_scope)
+        if injection:
+            why.insert(0, "the message asks the assistant to change its instructions")
+        return confidence, ev, why, out_of_scope, injection
+
+    def build(self, verdict, verified, answerer, language: str, ev, results) -> Answer:
+        from .answer.confidence import FEATURES
+        from .answer.units import escape_html
+
+        return Answer(
+            question=self.question,
+            text=escape_html(verdict.text),
+            citations=verified.citations if verdict.keep_citations else [],
+            confidence=round(float(verdict.confidence), 4),
+            reasons=list(verdict.reasons),
+            handoff_recommended=verdict.handoff,
+            handoff_reason=verdict.handoff_reason,
+            language=language,
+            notes=self.notes,
+            answerer=answerer.name,
+            sentences=verified.sentences,
+            supported_rate=round(verified.supported_rate, 4),
+            evidence={f: round(v, 4) for f, v in zip(FEATURES, ev.vector())},
+            results=results,
+            timings_ms={k_: round(v * 1000, 2) for k_, v in self.timings.items()},
+            session_id=self.ctx.session_id,
+        )
