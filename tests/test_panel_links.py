@@ -9,17 +9,14 @@ import json
 import shutil
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from conftest import KB
 from live import serve
 from nectarine import Nectarine, ingest
 from nectarine.api import Settings, create_app
 from nectarine.handoff.store import TicketStore
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+from support.browser import ask_in_panel, chromium, watched_page
 
 BAD_LINK = "[guide](javascript:alert(1))"
 IMAGE = "![x](http://evil/x.png)"
@@ -67,33 +64,17 @@ def site(embedder, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.errors, page.dialogs, page.requested = [], [], []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.on("request", lambda r: page.requested.append(r.url))
-    yield page
-    context.close()
+    with watched_page(browser) as p:
+        yield p
 
 
-def ask(page, url: str, question: str):
-    page.goto(url)
-    page.get_by_test_id("nectarine-launcher").click()
-    box = page.get_by_test_id("nectarine-input")
-    box.fill(question)
-    box.press("Enter")
-    answer = page.get_by_test_id("nectarine-answer").first
-    expect(answer).to_have_attribute("data-state", "done", timeout=30_000)
-    return answer
+ask = ask_in_panel
 
 
 def assert_inert(page, text: str, seen: dict) -> None:
