@@ -32,6 +32,11 @@ class Choice(str, enum.Enum):
             raise OptionError(f"unknown {cls.__name__} {value!r}; choose one of: {valid}") from None
 
 
+class VersionMode(Choice):
+    DEMOTE = "demote"  # passages for other versions rank lower
+    EXCLUDE = "exclude"  # and are dropped
+
+
 class SourceType(Choice):
     DOCS = "docs"
     BLOG = "blog"
@@ -154,7 +159,7 @@ class Filters(BaseModel):
 
     sources: list[SourceType] | None = None
     version: str | None = None
-    version_mode: str = Field(default="demote", pattern="^(demote|exclude)$")
+    version_mode: VersionMode = VersionMode.DEMOTE
 
 
 _ANCHOR_DROP = re.compile(r"[^\w\- ]", re.UNICODE)

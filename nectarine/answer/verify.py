@@ -27,8 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..index.lexical import lexical_tokens
-from ..types import Citation, SearchResult, SentenceCheck
+from ..types import Choice, Citation, SearchResult, SentenceCheck
 from .units import split_sentences
+
+
+class VerifyMode(Choice):
+    REMOVE = "remove"  # an unsupported sentence is dropped
+    FLAG = "flag"  # kept, marked unverified
 
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
@@ -107,12 +112,12 @@ def _sentences_with_markers(block: str) -> list[str]:
 
 class CitationVerifier:
     def __init__(self, embedder=None, *, lexical_threshold: float = 0.8, blended_lexical: float = 0.5,
-                 semantic_threshold: float = 0.6, mode: str = "remove") -> None:
+                 semantic_threshold: float = 0.6, mode: VerifyMode | str = "remove") -> None:
         self.embedder = embedder
         self.lexical_threshold = lexical_threshold
         self.blended_lexical = blended_lexical
         self.semantic_threshold = semantic_threshold
-        self.mode = mode
+        self.mode = VerifyMode.from_str(mode)
 
     def support(self, claim: str, passage: SearchResult, claim_vec: np.ndarray | None, passage_vec: np.ndarray | None) -> tuple[float, bool]:
         """Support of a claim by one passage in [0, 1], and whether it counts as supported."""
@@ -161,8 +166,8 @@ class CitationVerifier:
                 kept.append((claim, good))
             else:
                 removed += 1
-                note = "removed: no retrieved passage supports it" if self.mode == "remove" else "unverified"
-                if self.mode == "flag":
+                note = "removed: no retrieved passage supports it" if self.mode is VerifyMode.REMOVE else "unverified"
+                if self.mode is VerifyMode.FLAG:
                     kept.append((claim, []))
             checks.append(SentenceCheck(text=claim.text, citations=[p + 1 for p in good], supported=bool(good), support=round(best, 3), note=note))
 

@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..types import Chunk, SourceType
+from ..types import Choice, Chunk, SourceType
 from ..versions import VersionSpec
 from .lexical import LexicalIndex
 from ..errors import IndexLoadError  # noqa: F401 - defined under the one error root
@@ -44,8 +44,13 @@ KEEP_GENERATIONS = 2
 SOURCE_CODES = {s: i for i, s in enumerate(SourceType)}
 
 
+class DenseKind(Choice):
+    FLAT = "flat"  # exact inner product: best under ~100,000 chunks
+    HNSW = "hnsw"  # approximate graph search for larger indexes
+
+
 class DenseSettings(BaseModel):
-    kind: str = Field(default="flat", pattern="^(flat|hnsw)$")
+    kind: DenseKind = DenseKind.FLAT
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 96
@@ -78,7 +83,7 @@ def build_dense(vectors: np.ndarray, settings: DenseSettings):
     import faiss
 
     dim = vectors.shape[1]
-    if settings.kind == "hnsw":
+    if settings.kind is DenseKind.HNSW:
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
         index.hnsw.efSearch = settings.hnsw_ef_search
@@ -221,7 +226,7 @@ class IndexReader:
         self.folder = folder
         self.manifest = manifest
         self.dense = faiss.read_index(str(folder / "dense.faiss"))
-        if manifest.dense.kind == "hnsw":
+        if manifest.dense.kind is DenseKind.HNSW:
             faiss.downcast_index(self.dense).hnsw.efSearch = manifest.dense.hnsw_ef_search
         self.lexical = LexicalIndex.load(folder / "bm25", mmap=mmap)
         meta = np.load(folder / "meta.npz")

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..index.embedder import Embedder
-from ..index.store import SOURCE_CODES, IndexReader
-from ..types import Choice, Filters, Message, SearchResult, SourceType
+from ..index.store import SOURCE_CODES, DenseKind, IndexReader
+from ..types import Choice, Filters, Message, SearchResult, SourceType, VersionMode
 from ..versions import Version, find_version
 from .history import condense
 
@@ -43,7 +43,7 @@ class SearchMode(Choice):
 class RetrieverSettings:
     """Fusion and re-ranking knobs, tuned on the eval dev split by scripts/tune_retrieval.py (BENCHMARKS.md)."""
 
-    fusion: str = "weighted"
+    fusion: FusionMethod = FusionMethod.WEIGHTED  # a name is accepted too, and parsed once
     rrf_k: int = 60
     dense_weight: float = 0.7  # share of the dense side in either fusion
     candidates: int = 50  # per side, before fusion
@@ -57,8 +57,11 @@ class RetrieverSettings:
     history_weight: float = 1.0  # weight of earlier user turns in a follow-up's query
     version_from_query: bool = False  # read "I'm on 4.1" from the question when the caller gave no version (dev: -0.004)
 
+    def __post_init__(self) -> None:
+        self.fusion = FusionMethod.from_str(self.fusion)
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "fusion": self.fusion.value}
 
 
 def _encode_version(t: tuple[int, int, int]) -> int:
@@ -107,7 +110,7 @@ class HybridRetriever:
             notes = self.reader.source_codes == SOURCE_CODES[SourceType.RELEASE_NOTES]
             # A release note applies to everyone on its version or later; other pages to their range.
             match = np.where(notes, low < ceiling, (low < ceiling) & (high > floor))
-            if filters.version_mode == "exclude":
+            if filters.version_mode is VersionMode.EXCLUDE:
                 allowed = match if allowed is None else allowed & match
         return allowed, match
 
@@ -168,19 +171,9 @@ class HybridRetriever:
         changes = version is not None and bool(_CHANGES_INTENT.search(query))
         notes_code = SOURCE_CODES[SourceType.RELEASE_NOTES]
         scored = []
+        fuse = self._fusion(mode, cos_by_row, lex, lex_max, dense_rank, lex_rank)  # chosen once, not per row
         for row in cand:
-            if mode is SearchMode.DENSE:
-                score = cos_by_row[row]
-            elif mode is SearchMode.BM25:
-                score = float(lex[row])
-            elif FusionMethod.from_str(s.fusion) is FusionMethod.WEIGHTED:
-                score = s.dense_weight * cos_by_row[row] + (1 - s.dense_weight) * float(lex[row]) / lex_max
-            else:
-                score = 0.0
-                if row in dense_rank:
-                    score += 2 * s.dense_weight / (s.rrf_k + dense_rank[row] + 1)
-                if row in lex_rank:
-                    score += 2 * (1 - s.dense_weight) / (s.rrf_k + lex_rank[row] + 1)
+            score = fuse(row)
             ok = True if match is None else bool(match[row])
             if ok and changes and self.reader.source_codes[row] == notes_code:
                 score *= s.changes_boost
@@ -207,6 +200,26 @@ class HybridRetriever:
             )
             for rank, ((score, row, ok), chunk) in enumerate(zip(picked, chunks), 1)
         ]
+
+    def _fusion(self, mode: SearchMode, cos_by_row: dict, lex, lex_max: float, dense_rank: dict, lex_rank: dict):
+        """The score of one candidate row: dense alone, BM25 alone, or their fusion (weighted or RRF)."""
+        s = self.settings
+        if mode is SearchMode.DENSE:
+            return lambda row: cos_by_row[row]
+        if mode is SearchMode.BM25:
+            return lambda row: float(lex[row])
+        if s.fusion is FusionMethod.WEIGHTED:
+            return lambda row: s.dense_weight * cos_by_row[row] + (1 - s.dense_weight) * float(lex[row]) / lex_max
+
+        def rrf(row: int) -> float:
+            score = 0.0
+            if row in dense_rank:
+                score += 2 * s.dense_weight / (s.rrf_k + dense_rank[row] + 1)
+            if row in lex_rank:
+                score += 2 * (1 - s.dense_weight) / (s.rrf_k + lex_rank[row] + 1)
+            return score
+
+        return rrf
 
     def _demote_superseded(self, scored: list[tuple[float, int, bool]]) -> list[tuple[float, int, bool]]:
         """Demote a passage for another version only when a passage for the user's version covers the same ground.
@@ -236,7 +249,7 @@ class HybridRetriever:
                 return [], []
             bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-            params = faiss.SearchParametersHNSW(sel=selector) if self.reader.manifest.dense.kind == "hnsw" else faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParametersHNSW(sel=selector) if self.reader.manifest.dense.kind is DenseKind.HNSW else faiss.SearchParameters(sel=selector)
         scores, ids = self.reader.dense.search(qvec.reshape(1, -1), pool, params=params)
         keep = ids[0] >= 0
         return ids[0][keep].tolist(), scores[0][keep].tolist()
