@@ -96,177 +96,226 @@ def ingest(
     Every passage is screened for poisoned content (:mod:`nectarine.ingest.safety`); ``trusted_domains``
     adds domains the docs may send readers to (besides nectain.com and the defaults there).
     """
-    t0 = time.perf_counter()
-    index_dir = Path(index_dir)
-    report = IngestReport(index_dir=str(index_dir))
-    tick = progress or (lambda stage, done, total: None)
-    files = list(discover([Path(p) for p in paths], report.skipped))  # a wrong path fails here, before any work
-    trusted = default_trusted(trusted_domains)
-    safety_key = {"rules": RULES_VERSION, "trusted": list(trusted)}
-    report.files = len(files)
+    run = _Build(Path(index_dir), rebuild=rebuild, max_file_bytes=max_file_bytes, progress=progress,
+                 trusted=default_trusted(trusted_domains))
+    run.discover(paths)  # a wrong path fails here, before any work
+    run.open_previous(embedder, model, backend, chunker)
+    run.load_and_chunk()
+    if run.diff():
+        return run.finish_up_to_date()
+    chunks = run.assemble()
+    vectors, keys = run.embed(chunks, batch_size)
+    return run.publish(chunks, vectors, keys, dense)
 
-    prev: IndexReader | None = None
-    if current_generation(index_dir) is not None:
-        try:
-            prev = IndexReader.open(index_dir)
-        except IndexLoadError:
-            if not rebuild:
-                raise
-    # Settings not given keep what the existing index was built with.
-    built = prev.manifest if prev is not None and not rebuild else None
-    settings = chunker or (ChunkerSettings(**built.chunker) if built else ChunkerSettings())
-    if embedder is None:
-        embedder = get_embedder(model or (built.model["name"] if built else DEFAULT_MODEL),
-                                backend or (built.model.get("backend", DEFAULT_BACKEND) if built else DEFAULT_BACKEND))
-    if prev is not None and not _compatible(prev, embedder, rebuild):
-        prev = None
-    prev_record = prev.files() if prev else {}
-    prev_files = prev_record.get("files", {})
-    # Flags stored by a build with the same rules and trusted domains are re-used; otherwise every
-    # passage is screened again (and the index rewritten, vectors re-used).
-    prev_safety = prev_record.get("safety") or {}
-    same_safety = prev_safety.get("key") == safety_key
-    same_chunking = prev is not None and prev.manifest.chunker == settings.as_dict()
 
-    chunker_ = StructureAwareChunker(settings, count_wordpieces=embedder.count_wordpieces)
-    new_chunks: list[Chunk] = []  # freshly chunked
-    order: list[str] = []
-    file_records: dict[str, dict] = {}
-    doc_owner: dict[str, str] = {}
-    for i, (path, root) in enumerate(files):
-        tick("read", i, len(files))
-        key = str(path.resolve())
-        try:
-            raw = read_source(path, max_bytes=max_file_bytes, root=root)
-        except SkipFile as exc:
-            report.skipped.append(Skipped(str(path), str(exc)))
-            continue
-        digest = hashlib.sha256(raw).hexdigest()
-        old = prev_files.get(key)
-        if same_chunking and old and old["sha256"] == digest and old.get("root") == str(root.resolve()):
-            if any(d in doc_owner for d in old["doc_ids"]):
-                dup = next(d for d in old["doc_ids"] if d in doc_owner)
-                report.skipped.append(Skipped(str(path), f"duplicate document id {dup!r} (also in {doc_owner[dup]})"))
+class _Build:
+    """One ingest run, step by step: discover, open the previous generation, load and chunk what
+    changed, diff, assemble the chunk list (screening passages for poisoned content), embed what is
+    new (re-using every vector it can), and publish a new generation atomically."""
+
+    def __init__(self, index_dir: Path, *, rebuild: bool, max_file_bytes: int, progress: ProgressFn | None,
+                 trusted: tuple[str, ...]) -> None:
+        self.t0 = time.perf_counter()
+        self.index_dir, self.rebuild, self.max_file_bytes = index_dir, rebuild, max_file_bytes
+        self.report = IngestReport(index_dir=str(index_dir))
+        self.tick = progress or (lambda stage, done, total: None)
+        self.trusted = trusted
+        self.safety_key = {"rules": RULES_VERSION, "trusted": list(trusted)}
+        self.new_chunks: list[Chunk] = []  # freshly chunked
+        self.order: list[str] = []  # every chunk id of the new generation, in order
+        self.file_records: dict[str, dict] = {}
+        self.doc_owner: dict[str, str] = {}  # document id -> the file it came from
+
+    def discover(self, paths: Iterable[str | Path]) -> None:
+        self.files = list(discover([Path(p) for p in paths], self.report.skipped))
+        self.report.files = len(self.files)
+
+    def open_previous(self, embedder: Embedder | None, model: str | None, backend: str | None, chunker: ChunkerSettings | None) -> None:
+        """The live generation (if any) and the settings to build with: those not given keep the existing index's."""
+        prev: IndexReader | None = None
+        if current_generation(self.index_dir) is not None:
+            try:
+                prev = IndexReader.open(self.index_dir)
+            except IndexLoadError:
+                if not self.rebuild:
+                    raise
+        built = prev.manifest if prev is not None and not self.rebuild else None
+        self.settings = chunker or (ChunkerSettings(**built.chunker) if built else ChunkerSettings())
+        if embedder is None:
+            embedder = get_embedder(model or (built.model["name"] if built else DEFAULT_MODEL),
+                                    backend or (built.model.get("backend", DEFAULT_BACKEND) if built else DEFAULT_BACKEND))
+        self.embedder = embedder
+        if prev is not None and not _compatible(prev, embedder, self.rebuild):
+            prev = None
+        self.prev = prev
+        record = prev.files() if prev else {}
+        self.prev_files = record.get("files", {})
+        # Flags stored by a build with the same rules and trusted domains are re-used; otherwise every
+        # passage is screened again (and the index rewritten, vectors re-used).
+        self.prev_safety = record.get("safety") or {}
+        self.same_safety = self.prev_safety.get("key") == self.safety_key
+        self.same_chunking = prev is not None and prev.manifest.chunker == self.settings.as_dict()
+
+    def load_and_chunk(self) -> None:
+        """Read every file; an unchanged one keeps its chunk ids, a new or changed one is loaded and chunked."""
+        report, files = self.report, self.files
+        chunker_ = StructureAwareChunker(self.settings, count_wordpieces=self.embedder.count_wordpieces)
+        for i, (path, root) in enumerate(files):
+            self.tick("read", i, len(files))
+            key = str(path.resolve())
+            try:
+                raw = read_source(path, max_bytes=self.max_file_bytes, root=root)
+            except SkipFile as exc:
+                report.skipped.append(Skipped(str(path), str(exc)))
                 continue
-            doc_owner.update({d: str(path) for d in old["doc_ids"]})
-            order.extend(old["chunk_ids"])
-            file_records[key] = old
-            report.documents += len(old["doc_ids"])
-            continue
-        try:
-            docs, bad_lines = load_file(path, root, raw)
-        except SkipFile as exc:
-            report.skipped.append(Skipped(str(path), str(exc)))
-            continue
-        except Exception as exc:  # a loader bug on one odd file must not abort the run
-            report.skipped.append(Skipped(str(path), f"could not be parsed ({exc.__class__.__name__}: {exc})"))
-            continue
-        report.skipped.extend(bad_lines)
-        ids, doc_ids = [], []
-        for doc in docs:
-            if doc.id in doc_owner:
-                report.skipped.append(Skipped(f"{path} ({doc.id})", f"duplicate document id (also in {doc_owner[doc.id]}); give one of them another id"))
+            digest = hashlib.sha256(raw).hexdigest()
+            old = self.prev_files.get(key)
+            if self.same_chunking and old and old["sha256"] == digest and old.get("root") == str(root.resolve()):
+                self._keep(path, key, old)
                 continue
-            doc_owner[doc.id] = str(path)
-            chunks, stats = chunker_.chunk(doc)
-            chunks = [_screened(c, trusted) for c in chunks]
-            report.chunk_stats.add(stats)
-            new_chunks.extend(chunks)
-            ids.extend(c.id for c in chunks)
-            doc_ids.append(doc.id)
-        order.extend(ids)
-        report.documents += len(doc_ids)
-        file_records[key] = {"sha256": digest, "root": str(root.resolve()), "doc_ids": doc_ids, "chunk_ids": ids}
-    tick("read", len(files), len(files))
-    report.stage_seconds["load_and_chunk"] = time.perf_counter() - t0
+            try:
+                docs, bad_lines = load_file(path, root, raw)
+            except SkipFile as exc:
+                report.skipped.append(Skipped(str(path), str(exc)))
+                continue
+            except Exception as exc:  # a loader bug on one odd file must not abort the run
+                report.skipped.append(Skipped(str(path), f"could not be parsed ({exc.__class__.__name__}: {exc})"))
+                continue
+            report.skipped.extend(bad_lines)
+            ids, doc_ids = [], []
+            for doc in docs:
+                if doc.id in self.doc_owner:
+                    report.skipped.append(Skipped(f"{path} ({doc.id})", f"duplicate document id (also in {self.doc_owner[doc.id]}); "
+                                                                          "give one of them another id"))
+                    continue
+                self.doc_owner[doc.id] = str(path)
+                chunks, stats = chunker_.chunk(doc)
+                chunks = [_screened(c, self.trusted) for c in chunks]
+                report.chunk_stats.add(stats)
+                self.new_chunks.extend(chunks)
+                ids.extend(c.id for c in chunks)
+                doc_ids.append(doc.id)
+            self.order.extend(ids)
+            report.documents += len(doc_ids)
+            self.file_records[key] = {"sha256": digest, "root": str(root.resolve()), "doc_ids": doc_ids, "chunk_ids": ids}
+        self.tick("read", len(files), len(files))
+        report.stage_seconds["load_and_chunk"] = time.perf_counter() - self.t0
 
-    # Diff against the previous generation.
-    order = list(dict.fromkeys(order))
-    report.chunks = len(order)
-    if not order:
-        report.seconds = time.perf_counter() - t0
-        raise NothingIngested(_nothing_message(report))
-    prev_ids: dict[str, int] = {}
-    prev_docs: set[str] = set()
-    prev_keys: dict[str, int] = {}
-    if prev is not None:
-        for row, cid, key, _data in prev.all_rows():
-            prev_ids[cid] = row
-            prev_keys.setdefault(key, row)
-        for rec in prev_files.values():
-            prev_docs.update(rec["doc_ids"])
-    new_set = set(order)
-    report.unchanged = sum(1 for cid in order if cid in prev_ids)
-    report.removed = sum(1 for cid in prev_ids if cid not in new_set)
-    for c in new_chunks:
-        if c.id in prev_ids:
-            continue
-        if c.doc_id in prev_docs:
-            report.changed += 1
-        else:
-            report.added += 1
-    if prev is not None and same_safety and report.added == report.changed == report.removed == 0 and len(prev_ids) == len(order):
+    def _keep(self, path: Path, key: str, old: dict) -> None:
+        """An unchanged file: its documents and chunk ids carry over without reading them."""
+        dup = next((d for d in old["doc_ids"] if d in self.doc_owner), None)
+        if dup is not None:
+            self.report.skipped.append(Skipped(str(path), f"duplicate document id {dup!r} (also in {self.doc_owner[dup]})"))
+            return
+        self.doc_owner.update({d: str(path) for d in old["doc_ids"]})
+        self.order.extend(old["chunk_ids"])
+        self.file_records[key] = old
+        self.report.documents += len(old["doc_ids"])
+
+    def diff(self) -> bool:
+        """Count added, changed, unchanged and removed passages; True when the live index is up to date."""
+        report, prev = self.report, self.prev
+        self.order = list(dict.fromkeys(self.order))
+        report.chunks = len(self.order)
+        if not self.order:
+            report.seconds = time.perf_counter() - self.t0
+            raise NothingIngested(_nothing_message(report))
+        self.prev_ids: dict[str, int] = {}
+        self.prev_keys: dict[str, int] = {}
+        prev_docs: set[str] = set()
+        if prev is not None:
+            for row, cid, key, _data in prev.all_rows():
+                self.prev_ids[cid] = row
+                self.prev_keys.setdefault(key, row)
+            for rec in self.prev_files.values():
+                prev_docs.update(rec["doc_ids"])
+        new_set = set(self.order)
+        report.unchanged = sum(1 for cid in self.order if cid in self.prev_ids)
+        report.removed = sum(1 for cid in self.prev_ids if cid not in new_set)
+        for c in self.new_chunks:
+            if c.id in self.prev_ids:
+                continue
+            if c.doc_id in prev_docs:
+                report.changed += 1
+            else:
+                report.added += 1
+        return (prev is not None and self.same_safety and report.added == report.changed == report.removed == 0
+                and len(self.prev_ids) == len(self.order))
+
+    def finish_up_to_date(self) -> IngestReport:
+        report = self.report
         report.up_to_date = True
-        report.flagged = [Flagged(**f) for f in prev_safety.get("flagged", [])]
-        report.generation = prev.folder.name
-        report.seconds = time.perf_counter() - t0
+        report.flagged = [Flagged(**f) for f in self.prev_safety.get("flagged", [])]
+        report.generation = self.prev.folder.name
+        report.seconds = time.perf_counter() - self.t0
         return report
 
-    # Assemble chunks in order: re-used records come from the previous chunk table.
-    by_id: dict[str, Chunk] = {c.id: c for c in new_chunks}
-    missing = [cid for cid in order if cid not in by_id]
-    if missing:
-        for cid, chunk in zip(missing, prev.chunks(prev_ids[cid] for cid in missing)):
-            by_id[cid] = chunk
-    chunks = [by_id[cid] if same_safety or cid not in prev_ids else _screened(by_id[cid], trusted) for cid in order]
-    report.flagged = [Flagged(doc_id=c.doc_id, path=doc_owner.get(c.doc_id, ""), heading=" › ".join(c.heading_path) or c.title,
-                              reasons=list(c.flags), chunk_id=c.id) for c in chunks if c.flags]
+    def assemble(self) -> list[Chunk]:
+        """The new generation's chunks in order: re-used records come from the previous chunk table."""
+        by_id: dict[str, Chunk] = {c.id: c for c in self.new_chunks}
+        missing = [cid for cid in self.order if cid not in by_id]
+        if missing:
+            for cid, chunk in zip(missing, self.prev.chunks(self.prev_ids[cid] for cid in missing)):
+                by_id[cid] = chunk
+        chunks = [by_id[cid] if self.same_safety or cid not in self.prev_ids else _screened(by_id[cid], self.trusted)
+                  for cid in self.order]
+        self.report.flagged = [Flagged(doc_id=c.doc_id, path=self.doc_owner.get(c.doc_id, ""),
+                                       heading=" › ".join(c.heading_path) or c.title, reasons=list(c.flags), chunk_id=c.id)
+                               for c in chunks if c.flags]
+        return chunks
 
-    t_embed = time.perf_counter()
-    keys = [embed_key(c, vector_space(embedder)) for c in chunks]
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    todo: list[int] = []
-    for i, k in enumerate(keys):
-        row = prev_keys.get(k)
-        if row is not None:
-            vectors[i] = prev.vectors[row]
-        else:
-            todo.append(i)
-    step = max(batch_size * 4, 256)
-    for start in range(0, len(todo), step):
-        tick("embed", start, len(todo))
-        part = todo[start : start + step]
-        vectors[part] = embedder.encode([chunks[i].embed_text for i in part], batch_size=batch_size)
-    tick("embed", len(todo), len(todo))
-    report.embedded = len(todo)
-    report.stage_seconds["embed"] = time.perf_counter() - t_embed
+    def embed(self, chunks: list[Chunk], batch_size: int) -> tuple[np.ndarray, list[str]]:
+        """Vectors for every chunk: re-used when the same text was embedded by the same model before, else computed."""
+        t_embed = time.perf_counter()
+        embedder = self.embedder
+        keys = [embed_key(c, vector_space(embedder)) for c in chunks]
+        vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+        todo: list[int] = []
+        for i, k in enumerate(keys):
+            row = self.prev_keys.get(k)
+            if row is not None:
+                vectors[i] = self.prev.vectors[row]
+            else:
+                todo.append(i)
+        step = max(batch_size * 4, 256)
+        for start in range(0, len(todo), step):
+            self.tick("embed", start, len(todo))
+            part = todo[start : start + step]
+            vectors[part] = embedder.encode([chunks[i].embed_text for i in part], batch_size=batch_size)
+        self.tick("embed", len(todo), len(todo))
+        self.report.embedded = len(todo)
+        self.report.stage_seconds["embed"] = time.perf_counter() - t_embed
+        return vectors, keys
 
-    t_write = time.perf_counter()
-    tick("write", 0, 1)
-    manifest = Manifest(
-        model=embedder.describe() if hasattr(embedder, "describe") else {"name": embedder.name, "dimension": embedder.dimension},
-        dimension=embedder.dimension,
-        chunker=settings.as_dict(),
-        dense=dense or (prev.manifest.dense if prev else DenseSettings()),
-        counts={"documents": report.documents, "chunks": len(chunks), "files": len(file_records)},
-        corpus_fingerprint=hashlib.sha256("\n".join(order).encode()).hexdigest()[:16],
-    )
-    if prev is not None:
-        prev.close()
-    folder = write_generation(
-        index_dir, chunks, vectors, manifest,
-        {"files": file_records, "skipped": [s.__dict__ for s in report.skipped],
-         "safety": {"key": safety_key, "flagged": [f.__dict__ for f in report.flagged]}},
-        embed_keys=keys,
-    )
-    tick("write", 1, 1)
-    report.stage_seconds["write"] = time.perf_counter() - t_write
-    report.generation = folder.name
-    report.seconds = time.perf_counter() - t0
-    # Record the real build time in the manifest now that it is known.
-    manifest.build_seconds = round(report.seconds, 3)
-    (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2))
-    return report
+    def publish(self, chunks: list[Chunk], vectors: np.ndarray, keys: list[str], dense: DenseSettings | None) -> IngestReport:
+        """Write the new generation beside the live one and switch to it atomically."""
+        report, prev, embedder = self.report, self.prev, self.embedder
+        t_write = time.perf_counter()
+        self.tick("write", 0, 1)
+        manifest = Manifest(
+            model=embedder.describe() if hasattr(embedder, "describe") else {"name": embedder.name, "dimension": embedder.dimension},
+            dimension=embedder.dimension,
+            chunker=self.settings.as_dict(),
+            dense=dense or (prev.manifest.dense if prev else DenseSettings()),
+            counts={"documents": report.documents, "chunks": len(chunks), "files": len(self.file_records)},
+            corpus_fingerprint=hashlib.sha256("\n".join(self.order).encode()).hexdigest()[:16],
+        )
+        if prev is not None:
+            prev.close()
+        folder = write_generation(
+            self.index_dir, chunks, vectors, manifest,
+            {"files": self.file_records, "skipped": [s.__dict__ for s in report.skipped],
+             "safety": {"key": self.safety_key, "flagged": [f.__dict__ for f in report.flagged]}},
+            embed_keys=keys,
+        )
+        self.tick("write", 1, 1)
+        report.stage_seconds["write"] = time.perf_counter() - t_write
+        report.generation = folder.name
+        report.seconds = time.perf_counter() - self.t0
+        # Record the real build time in the manifest now that it is known.
+        manifest.build_seconds = round(report.seconds, 3)
+        (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+        return report
 
 
 def _screened(chunk: Chunk, trusted: tuple[str, ...]) -> Chunk:
