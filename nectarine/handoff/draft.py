@@ -5,6 +5,18 @@ environment specifications, and the Nectain version), error messages (screenshot
 text), system information (operating system, browser version, other configuration)." The draft
 fills in what it can, lists what is still missing, and is redacted before anything is stored.
 
+**Bounded work.** A draft costs time linear in bounded inputs, whatever a caller passes in-process
+(the service's schemas limit sizes too; the library does not rely on them):
+
+- each turn is read up to ``MAX_TURN_CHARS`` (its head and tail) and the transcript keeps the first
+  turn and the latest ones within ``MAX_TRANSCRIPT_CHARS``, before redaction runs;
+- the priority classifier, the language detector and the version and error-code patterns read the
+  user's own words capped at ``MAX_CLASSIFIER_CHARS`` (``classifier_input``), never the raw logs;
+- logs are read up to ``MAX_DRAFT_LOG_CHARS`` all together (each cut by ``logs.cap_log`` and
+  ``logs.cap_lines`` before redaction and ``bound_log`` scan them);
+- the user agent is parsed from its first ``MAX_USER_AGENT_CHARS`` characters, at most
+  ``MAX_CONSOLE_ERRORS`` console errors are read, each up to ``MAX_CONSOLE_ERROR_CHARS``.
+
 >>> draft = draft_ticket([{"role": "user", "content": "Nobody can log in: AUTH-1003"}], {"version": "4.3.1"})  # doctest: +SKIP
 >>> draft.priority, draft.missing_information
 ('Highest', ['logs', 'screenshots', 'operating system and browser'])
@@ -19,15 +31,23 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, field_validator
 
-from ..types import AskContext, Message
+from ..types import MAX_CONSOLE_ERROR_CHARS, MAX_MESSAGE_CHARS, MAX_URL_CHARS, MAX_USER_AGENT_CHARS, AskContext, Message
 from ..versions import find_version
-from .logs import BoundedLog, bound_log, decode_log, error_messages
-from .priority import Priority
+from .logs import BoundedLog, bound_log, cap_lines, cap_log, decode_log, error_messages
+from .priority import MAX_CLASSIFIER_CHARS, Priority, bounded_text
 from .redact import redact
 
 EXPECTED_FIRST_RESPONSE = "within 24 hours"  # Support Center page, "Response Times"
 SUPPORT_LANGUAGE = "en"  # "The official support language is English."
 MAX_TITLE = 120
+
+# The caps (why each value: one line each). MAX_USER_AGENT_CHARS (512) and MAX_CONSOLE_ERROR_CHARS
+# (1,000) are the service schema's own limits, from nectarine.types.
+MAX_TURN_CHARS = MAX_MESSAGE_CHARS  # a transcript turn is a types.Message, which holds at most 8,000 characters
+MAX_TRANSCRIPT_CHARS = 64_000  # turns kept (the first and the latest): 16 full-length questions; bounds redaction and the ticket
+MAX_DRAFT_LOG_CHARS = 1_000_000  # log characters a draft reads, all logs together: 5x the service's 200 KB attachment limit
+MAX_CONSOLE_ERRORS = 50  # the panel sends the page's last few; the schema allows 50
+MAX_ENV_CHARS = MAX_URL_CHARS  # screen, locale, time zone and page URL are stored as given: no longer than a URL
 
 
 class Attachment(BaseModel):
@@ -146,9 +166,12 @@ def _title(text: str) -> str:
 
 
 def parse_user_agent(user_agent: str | None) -> dict:
+    """Browser, OS and device from the first ``MAX_USER_AGENT_CHARS`` of a user agent (real ones are under 300)."""
     if not user_agent:
         return {}
     from ua_parser import parse
+
+    user_agent = user_agent[:MAX_USER_AGENT_CHARS]  # ua-parser's patterns cost time with the length
 
     r = parse(user_agent)
     ver = lambda o: ".".join(p for p in (o.major, o.minor, o.patch) if p) if o else None  # noqa: E731
@@ -160,6 +183,26 @@ def parse_user_agent(user_agent: str | None) -> dict:
     if r.device and r.device.family not in ("Other", None):
         out["device"] = r.device.family
     return out
+
+
+def classifier_input(user_texts: Sequence[str]) -> str:
+    """The user's own words as the classifier and the patterns read them: at most ``MAX_CLASSIFIER_CHARS``."""
+    return bounded_text("\n".join(user_texts), MAX_CLASSIFIER_CHARS)
+
+
+def _turns_kept(sizes: list[int], users: list[bool], budget: int = MAX_TRANSCRIPT_CHARS) -> list[int]:
+    """Indices of the turns kept: the first, then the latest that fit in ``budget``, and a user turn always."""
+    if sum(sizes) <= budget:
+        return list(range(len(sizes)))
+    kept, room = {0}, budget - sizes[0]
+    for i in range(len(sizes) - 1, 0, -1):
+        if sizes[i] > room:
+            break
+        kept.add(i)
+        room -= sizes[i]
+    if not any(users[i] for i in kept):
+        kept.add(max(i for i, u in enumerate(users) if u))
+    return sorted(kept)
 
 
 def draft_ticket(
@@ -183,10 +226,17 @@ def draft_ticket(
         redactions.update(r.counts)
         return r.text
 
-    turns = [(r, clean(c), cites) for r, c, cites in (_content(m) for m in conversation) if c.strip()]  # each text redacted once
-    user_texts = [c for r, c, _ in turns if r == "user"]
-    if not user_texts:
+    raw = [(r, c, cites) for r, c, cites in (_content(m) for m in conversation) if c.strip()]
+    if not any(r == "user" for r, _, _ in raw):
         raise ValueError("conversation: at least one user message is needed to draft a ticket")
+    # Bounded before redaction: each turn to MAX_TURN_CHARS, the transcript to MAX_TRANSCRIPT_CHARS.
+    raw = [(r, bounded_text(c, MAX_TURN_CHARS), cites) for r, c, cites in raw]
+    kept = _turns_kept([len(c) for _, c, _ in raw], [r == "user" for r, _, _ in raw])
+    omitted = len(raw) - len(kept)
+    # Each text redacted once (and cut again if redaction made it longer than a Message holds).
+    turns = [(r, clean(c)[:MAX_TURN_CHARS], cites) for r, c, cites in (raw[i] for i in kept)]
+    user_texts = [c for r, c, _ in turns if r == "user"]
+    words = classifier_input(user_texts)  # what the classifier and every pattern below read
     transcript = [Message(role=r if r in ("user", "assistant") else "user", content=c) for r, c, _ in turns]
     suggested = {}
     for r, _, cites in turns:
@@ -197,18 +247,26 @@ def draft_ticket(
                 suggested.setdefault(url, Suggestion(title=title, url=url))
 
     logs: list[AttachedLog] = []
+    log_budget = MAX_DRAFT_LOG_CHARS
     for a in files:
         if a.kind == "log" and a.content is not None:
-            text = decode_log(a.content.encode("utf-8", "surrogatepass"), a.name)  # refuses pasted binary
-            bounded: BoundedLog = bound_log(clean(text))
+            if log_budget <= 0:
+                logs.append(AttachedLog(name=a.name, text="", total_lines=0, kept_lines=0, error_lines=[],
+                                        note=f"not read: a draft reads at most {MAX_DRAFT_LOG_CHARS:,} characters of logs"))
+                continue
+            # Cut before anything reads it: to the draft's remaining log budget, and each line to MAX_LINE_CHARS.
+            capped = cap_log(a.content, log_budget)
+            log_budget -= min(len(a.content), log_budget)  # a log that was cut used up the budget
+            text = decode_log(capped.encode("utf-8", "surrogatepass"), a.name)  # refuses pasted binary
+            cleaned = clean(cap_lines(text))
+            bounded: BoundedLog = bound_log(cleaned, max_chars=max(len(cleaned), MAX_DRAFT_LOG_CHARS))  # already cut
             logs.append(AttachedLog(name=a.name, text=bounded.text, total_lines=bounded.total_lines, kept_lines=bounded.kept_lines,
                                     error_lines=bounded.error_lines, note=bounded.note))
     references = [a.model_copy(update={"content": None}) for a in files]
 
-    all_user = "\n".join(user_texts)
     version, source = ctx.version, "panel" if ctx.version else None
     if not version:
-        version = find_version(all_user)
+        version = find_version(words)
         source = "conversation" if version else None
     if not version:
         for log in logs:
@@ -217,21 +275,23 @@ def draft_ticket(
                 source = "logs"
                 break
 
-    env = Environment(**parse_user_agent(ctx.user_agent), screen=ctx.screen, locale=ctx.language, time_zone=ctx.time_zone, page_url=ctx.page_url)
-    errors = error_messages(all_user, *(ln for log in logs for ln in log.error_lines))
-    for e in ctx.console_errors:
-        errors.append(clean(e)[:300])
+    short = lambda v: v[:MAX_ENV_CHARS] if isinstance(v, str) else v  # noqa: E731
+    env = Environment(**parse_user_agent(ctx.user_agent), screen=short(ctx.screen), locale=short(ctx.language),
+                      time_zone=short(ctx.time_zone), page_url=short(ctx.page_url))
+    errors = error_messages(words, *(ln for log in logs for ln in log.error_lines))
+    for e in list(ctx.console_errors or [])[:MAX_CONSOLE_ERRORS]:
+        errors.append(clean(e[:MAX_CONSOLE_ERROR_CHARS])[:300])
     errors = list(dict.fromkeys(errors))
 
     if classifier is None:
         from .priority import PriorityClassifier
 
         classifier = PriorityClassifier.load()
-    verdict = classifier.classify(all_user)
+    verdict = classifier.classify(words)
     if detect_language is None:
         from ..answer.policy import detect_language as detect_language_
         detect_language = detect_language_
-    language = detect_language(all_user)
+    language = detect_language(words)
 
     missing = []
     if not version:
@@ -258,6 +318,8 @@ def draft_ticket(
         f"The user wrote {asked} message{'s' if asked > 1 else ''} to Nectarine."
         + (f" Nectarine suggested {len(suggested)} page{'s' if len(suggested) != 1 else ''} (listed below), which did not resolve it." if suggested else " No documentation page resolved it.")
     ]
+    if omitted:
+        summary_lines.append(f"({omitted:,} earlier message{'s' if omitted > 1 else ''} of a long conversation left out of this ticket.)")
     description = "What the user reports, in their words:\n\n" + "\n\n".join(f"> {t}".replace("\n", "\n> ") for t in user_texts) \
         + "\n\nAssistant's summary: " + " ".join(summary_lines)
 

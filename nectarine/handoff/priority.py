@@ -13,6 +13,13 @@ Two parts, as the page itself reasons:
 
 The rationale names the signals and the closest example from the page.
 
+**Bounded work.** Whatever a caller passes, the classifier reads at most ``MAX_CLASSIFIER_CHARS``
+characters of a text (its head and tail, around a cut marker: ``bounded_text``); the signal
+patterns run once per text, each linear in that bound; the embedding model is given at most
+``MAX_EMBED_CHARS`` of it (it reads only its first 256 tokens anyway); and embeddings are kept in
+a least-recently-used cache of ``EMBEDDING_CACHE_SIZE`` entries keyed by a digest of the capped
+text, so memory stays flat however many distinct tickets are classified.
+
 >>> PriorityClassifier.load().classify("Nobody in the company can log in since 9am").priority
 'Highest'
 """
@@ -20,8 +27,11 @@ The rationale names the signals and the closest example from the page.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +40,25 @@ import numpy as np
 from ..types import Choice
 
 MODEL_FILE = Path(__file__).with_name("priority_model.npz")
+
+# The caps (why each value: one line each). Real tickets are far below all of them, so they read as before.
+MAX_CLASSIFIER_CHARS = 20_000  # characters of a ticket the signals read: 5x the panel's 4,000-char message, ~60 ms of regexes
+MAX_EMBED_CHARS = 8_000  # the model reads only its first 256 tokens (~1,500 chars of prose); the rest would only cost tokenizing
+EMBEDDING_CACHE_SIZE = 4_096  # embeddings kept (1.5 KB each, ~6 MB): a training run's dev tickets and examples fit many times
+_CUT = "\n[…]\n"  # where a capped text was cut: no signal pattern matches across it
+
+
+def bounded_text(text: str, limit: int = MAX_CLASSIFIER_CHARS) -> str:
+    """``text`` itself when it fits in ``limit`` characters; else its head (3/4) and tail (1/4) around a cut marker.
+
+    The head holds what a ticket is about, the tail its latest words; the result is at most ``limit``
+    characters, so everything run over it costs at most that.
+    """
+    if len(text) <= limit:
+        return text
+    room = max(0, limit - len(_CUT))
+    head = room * 3 // 4
+    return text[:head] + _CUT + text[len(text) - (room - head):] if room > head else text[:limit]
 
 
 class Priority(Choice):
@@ -197,15 +226,68 @@ SIGNALS: dict[str, re.Pattern] = {
 SIGNAL_NAMES = list(SIGNALS)
 FEATURE_NAMES = SIGNAL_NAMES + ["headcount_log"] + [f"page_logic_{p}" for p in ("Highest", "High", "Normal", "Low")]
 # A number of affected people, in any language ("300 Nutzer", "12 users"): the bigger, the wider the scope.
-_HEADCOUNT = re.compile(r"\b(\d{1,3}(?:[ ,.]\d{3})*|\d+)\s*(?:\+\s*)?(users|people|staff|employees|colleagues|agents|accounts|nutzer|benutzer|mitarbeiter|utilisateurs|usuarios|utenti|usuários|gebruikers|użytkownik\w*|пользовател\w*|користувач\w*|名)", re.I)
+# Groups of thousands are bounded ({0,4}): with "*", "100 100 100 …" made every number rescan the rest (quadratic).
+_HEADCOUNT = re.compile(r"\b(\d{1,3}(?:[ ,.]\d{3}){0,4}|\d+)\s*(?:\+\s*)?(users|people|staff|employees|colleagues|agents|accounts|nutzer|benutzer|mitarbeiter|utilisateurs|usuarios|utenti|usuários|gebruikers|użytkownik\w*|пользовател\w*|користувач\w*|名)", re.I)
+
+
+_MAX_HEADCOUNT = 10**12  # more digits than this is not a headcount (and int() refuses over 4,300 digits)
+
+
+def _headcount(digits: str) -> int:
+    digits = re.sub(r"\D", "", digits)
+    return int(digits) if len(digits) <= 12 else _MAX_HEADCOUNT
 
 
 def signals(text: str) -> dict[str, float]:
+    """Each signal's pattern over the text (capped by ``bounded_text``), and the largest headcount mentioned."""
+    text = bounded_text(text)
     out = {name: float(bool(p.search(text))) for name, p in SIGNALS.items()}
-    counts = [int(re.sub(r"\D", "", m.group(1))) for m in _HEADCOUNT.finditer(text)]
-    n = max(counts) if counts else 0
+    counts = [_headcount(m.group(1)) for m in _HEADCOUNT.finditer(text)]
+    n = min(max(counts), _MAX_HEADCOUNT) if counts else 0
     out["headcount_log"] = float(np.log10(1 + n))
     return out
+
+
+class LRUCache:
+    """A mapping that keeps its ``maxsize`` most recently used entries; safe to share between threads."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        with self._lock:
+            if key not in self._data:
+                return default
+            self._data.move_to_end(key)
+            return self._data[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def _text_key(embedder, text: str) -> tuple:
+    """The cache key of a (capped) text: which vectors, and a digest instead of the text (keys stay 16 bytes)."""
+    space = getattr(embedder, "vector_space", None) or id(embedder)
+    return space, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @dataclass
@@ -269,22 +351,37 @@ class PriorityClassifier:
         self.signal_weight = signal_weight
         self.use_rules = use_rules
 
-    # Embeddings by text, shared by every classifier of this process (training runs many folds).
-    _cache: dict[str, np.ndarray] = {}
+    # Embeddings of capped texts, shared by every classifier of this process (training runs many
+    # folds); bounded, least recently used out first, so a service's memory stays flat.
+    _embeddings = LRUCache(EMBEDDING_CACHE_SIZE)
 
     # ------------------------------------------------------------------ features
-    def features(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts`` (already capped): cached ones reused, the rest encoded in one batch call."""
+        capped = [t[:MAX_EMBED_CHARS] for t in texts]
+        keys = [_text_key(self.embedder, t) for t in capped]
+        found = {k: v for k in dict.fromkeys(keys) if (v := self._embeddings.get(k)) is not None}
+        missing = {k: t for k, t in zip(keys, capped) if k not in found}
         if missing:
-            self._cache.update(zip(missing, self.embedder.encode(missing, batch_size=16)))
-        emb = np.stack([self._cache[t] for t in texts])
+            # One call for all missing texts, as before: the batching decides the vectors to the last digit.
+            found.update(zip(missing, self.embedder.encode(list(missing.values()), batch_size=16)))
+            for k in missing:
+                self._embeddings.put(k, found[k])
+        return np.stack([found[k] for k in keys])
+
+    def _features(self, texts: list[str]) -> tuple[np.ndarray, list[dict[str, float]]]:
+        texts = [bounded_text(t) for t in texts]
+        emb = self._embed(texts)
+        sigs = [signals(t) for t in texts]  # once per text: the rationale reuses them
         rows = []
-        for t in texts:
-            sg = signals(t)
+        for sg in sigs:
             logic = page_logic(sg)
             rows.append([*sg.values(), *(1.0 if logic == p else 0.0 for p in LABELS)])
         sig = np.array(rows, dtype=np.float32) * self.signal_weight
-        return np.hstack([emb, sig])
+        return np.hstack([emb, sig]), sigs
+
+    def features(self, texts: list[str]) -> np.ndarray:
+        return self._features(texts)[0]
 
     # ------------------------------------------------------------------ training
     def fit(self, texts: list[str], labels: list[str], C: float = 2.0) -> PriorityClassifier:
@@ -314,17 +411,18 @@ class PriorityClassifier:
 
     # ------------------------------------------------------------------ prediction
     def classify_many(self, texts: list[str]) -> list[PriorityVerdict]:
-        X = self.features(texts)
+        """Verdicts for ``texts``; each is read up to ``MAX_CLASSIFIER_CHARS`` (see ``bounded_text``)."""
+        X, sigs = self._features(texts)
         z = X @ self.weights.T + self.bias
         p = np.exp(z - z.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
-        return [self._verdict(t, row) for t, row in zip(texts, p)]
+        return [self._verdict(t, row, s) for t, row, s in zip(texts, p, sigs)]
 
     def classify(self, text: str) -> PriorityVerdict:
         return self.classify_many([text])[0]
 
-    def _verdict(self, text: str, probs: np.ndarray) -> PriorityVerdict:
-        s = signals(text)
+    def _verdict(self, text: str, probs: np.ndarray, s: dict[str, float] | None = None) -> PriorityVerdict:
+        s = signals(text) if s is None else s
         decided = rule(s) if self.use_rules else None
         priority = decided[0] if decided else LABELS[int(np.argmax(probs))]
         fired = [SIGNAL_WORDS[k] for k in SIGNAL_WORDS if s.get(k)]
