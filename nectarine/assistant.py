@@ -19,7 +19,8 @@ from .index.embedder import Embedder, get_embedder
 from .index.store import IndexLoadError, IndexReader, current_generation
 from .ingest.pipeline import vector_space
 from .retrieve.hybrid import HybridRetriever, RetrieverSettings, SearchMode
-from .types import Answer, AskContext, Filters, Message, SearchResult, SourceType
+from .errors import InputTooLarge
+from .types import MAX_QUESTION_CHARS, Answer, AskContext, Filters, Message, SearchResult, SourceType
 
 
 
@@ -198,8 +199,12 @@ class Nectarine:
         withheld was the question's best evidence and the rest cannot answer it, the answer declines,
         cites nothing and recommends support. Documents in ``allow_flagged`` are used as they are.
         """
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InputTooLarge(f"the question is {len(question):,} characters; ask in at most {MAX_QUESTION_CHARS:,} "
+                                "(attach long logs to a ticket draft instead)")
         ctx = AskContext.model_validate(context) if isinstance(context, dict) else (context or AskContext())
-        return _Asking(self, self._live, question, list(history or []), ctx).run(k, on_delta)
+        history = [m if isinstance(m, Message) else Message.model_validate(m) for m in (history or [])]
+        return _Asking(self, self._live, question, history, ctx).run(k, on_delta)
 
     def _allowed(self, doc_id: str) -> bool:
         allow = self.allow_flagged

@@ -33,6 +33,10 @@ class LogError(NectarineError, ValueError):
     """A log that cannot be attached as text."""
 
 
+class InputTooLarge(NectarineError, ValueError):
+    """A text past its documented limit (nectarine.types); the message names the limit."""
+
+
 class IdempotencyConflict(NectarineError, ValueError):
     """An idempotency key reused, in the same session, for a different ticket."""
 

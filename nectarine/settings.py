@@ -11,6 +11,7 @@ explicit arguments. Lists and maps are given as JSON, e.g.
 from __future__ import annotations
 
 import ipaddress
+import json
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     history_turns: int = 6  # how much of a session /v1/chat reads a follow-up with
     refresh_seconds: float = 2.0
     threads: int = 0  # request threads per worker; 0: 4 with the offline answerer (CPU work), 40 with an LLM (network waits)
+    # Ticket drafts and submissions run at most this many at once per worker, in threads of their own:
+    # a client sending the largest drafts the limits allow can then never take the threads answers need.
+    handoff_threads: int = Field(default=1, ge=1, le=16)
     answerer: str = "offline"  # or openai (NECTARINE_LLM_BASE_URL, NECTARINE_LLM_MODEL, NECTARINE_LLM_API_KEY), llamacpp
     # Documents flagged at ingest as unsafe (asking for credentials or personal data to be sent elsewhere)
     # that an admin has reviewed and allows in answers, by document id or path.
@@ -90,18 +94,40 @@ class Settings(BaseSettings):
             raise ValueError("NECTARINE_SMTP_HOST is set but NECTARINE_SMTP_TO is not: set the support address tickets are mailed to")
         return self
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as the ``NECTARINE_*`` variables that give them back: ``Settings()`` read from an
+        environment holding them equals ``self``. ``nectarine serve`` sets them for uvicorn's worker
+        processes, each of which builds its own ``Settings()``. Unset optional values (None) are left
+        out; lists and maps are JSON; secrets are given in clear, as the environment holds them.
+
+        >>> Settings(rate_limit="5/minute", trusted_proxies=["10.0.0.0/8"]).to_env()["NECTARINE_TRUSTED_PROXIES"]
+        '["10.0.0.0/8"]'
+        """
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, (list, dict)):
+                text = json.dumps(value)
+            else:
+                text = str(value)
+            env[f"{self.model_config['env_prefix']}{name.upper()}"] = text
+        return env
+
     def proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies]
 
     def sinks(self) -> dict:
-        """The delivery targets configured, by name (the names tickets' outbox entries carry)."""
-        from .handoff.delivery import EmailSink, WebhookSink
+        """The delivery targets configured, by name (the names tickets' outbox entries carry).
 
-        sinks: dict = {}
-        if self.webhook_url:
-            sinks["webhook"] = WebhookSink(self.webhook_url, self.webhook_secret.get_secret_value() if self.webhook_secret else "")
-        if self.smtp_host:
-            sinks["email"] = EmailSink(self.smtp_host, self.smtp_port, self.smtp_from, self.smtp_to, starttls=self.smtp_starttls,
-                                       username=self.smtp_username,
-                                       password=self.smtp_password.get_secret_value() if self.smtp_password else None)
-        return sinks
+        Every sink installed in the ``nectarine.sinks`` entry point group (webhook, email, a plugin's)
+        is asked for an instance with ``from_settings(self)``; unconfigured ones are left out.
+        """
+        from .handoff.delivery import configured_sinks
+
+        return configured_sinks(self)

@@ -137,6 +137,7 @@ class SearchResult(BaseModel):
 
 # Field limits: every text that reaches a regex, the tokenizer, the classifier or the store is bounded
 # first. The HTTP API answers 422 past them (OpenAPI shows them); in-process callers get a ValidationError.
+MAX_QUESTION_CHARS = 4_000  # a question, from the panel or in-process
 MAX_MESSAGE_CHARS = 8_000  # one turn of history: an answer is far shorter, a question at most 4,000
 MAX_URL_CHARS = 2_048  # what browsers and proxies commonly accept
 MAX_USER_AGENT_CHARS = 512  # real user agents are under 300

@@ -59,7 +59,7 @@ def measure(url: str, port: int) -> tuple[dict, dict]:
 
 def main(rounds: int = 3) -> None:
     os.chdir(ROOT)
-    os.environ.update({"NECTARINE_RATE_LIMIT": "10000000/minute", "NECTARINE_EMBED_THREADS": "1", "NECTARINE_INDEX": "indexes/nectain",
+    os.environ.update({"NECTARINE_RATE_LIMIT": "10000000/minute", "NECTARINE_RATE_LIMIT_ANY": "10000000/minute", "NECTARINE_EMBED_THREADS": "1", "NECTARINE_INDEX": "indexes/nectain",
                        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()})
     runs = collections.defaultdict(list)
     for rnd in range(rounds):

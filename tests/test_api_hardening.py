@@ -191,6 +191,7 @@ def test_an_ordinary_question_is_answered_within_a_second_while_four_worst_case_
         for t in threads:
             t.join()
     assert codes and set(codes) == {200}, codes
+    print("ask seconds while drafts run:", seconds)
     assert max(seconds) < 1.0, seconds
 
 

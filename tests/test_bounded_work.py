@@ -174,3 +174,14 @@ def test_escalation_on_a_megabyte_question_returns():
     assert policy.detect_language(filler) == "en"
     assert policy.detect_language("y" * MB + "/" + "z" * MB) == "en"
     assert len(policy._parts("a" * MB)[0]) + len(policy._parts("a" * MB)[1]) == policy.MAX_ESCALATION_CHARS
+
+
+def test_in_process_ask_refuses_a_question_past_its_limit(nec):
+    from nectarine.errors import InputTooLarge, NectarineError
+    from pydantic import ValidationError
+
+    with pytest.raises(InputTooLarge, match="at most 4,000"):
+        nec.ask("why " * 300_000)
+    assert issubclass(InputTooLarge, NectarineError)
+    with pytest.raises(ValidationError, match="8000"):  # history turns are bounded by the Message schema
+        nec.ask("and then?", history=[{"role": "user", "content": "x" * 9000}])

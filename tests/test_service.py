@@ -294,7 +294,7 @@ def test_two_worker_processes_share_the_index_and_the_metrics(kb_copy, embedder,
     ingest([kb_copy], index, embedder=embedder)
     port = free_port()
     env = {**os.environ, "NECTARINE_ADMIN_TOKEN": "tok", "NECTARINE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-           "NECTARINE_REFRESH_SECONDS": "0.2"}
+           "NECTARINE_REFRESH_SECONDS": "0.2", "NECTARINE_RATE_LIMIT_ANY": "100000/minute"}  # it polls /readyz hundreds of times
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cli = Path(sys.executable).with_name("nectarine")
     proc = subprocess.Popen([str(cli), "serve", "--index", str(index), "--corpus", str(kb_copy), "--port", str(port), "--workers", "2"],

@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from ..errors import NectarineError
 from ..handoff.store import masked
 from ..settings import Settings
 from .deps import Runtime, client_address
@@ -203,6 +204,12 @@ async def validation_error(_request: Request, exc: RequestValidationError) -> JS
                          for e in exc.errors()])
 
 
+async def known_error(_request: Request, exc: NectarineError) -> JSONResponse:
+    """A ``NectarineError`` no route handled, mapped once: 422 for a bad value (its ``ValueError``
+    kinds), 503 for a resource that cannot serve now (its ``RuntimeError`` kinds and the rest)."""
+    return problem(422 if isinstance(exc, ValueError) else 503, str(exc))
+
+
 def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     """The app; pass a loaded ``Nectarine`` to skip loading one from ``settings.index``."""
     settings = settings or Settings()
@@ -217,6 +224,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         # (p95 at 32 clients 857 -> 609 ms, BENCHMARKS.md). LLM answers mostly wait, so they keep more.
         threads = settings.threads or (4 if settings.answerer == "offline" else 40)
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        rt.handoff = anyio.CapacityLimiter(settings.handoff_threads)
         try:
             reachable = await rt.limiter.storage.check()
         except Exception:  # noqa: BLE001 - any failure to reach it is reported the same way
@@ -235,6 +243,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
                               "Panel routes need the page's public site key in `X-Site-Key`; admin routes a bearer token.")
     app.state.runtime = rt
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(NectarineError, known_error)
     from fastapi.staticfiles import StaticFiles
     from swagger_ui_bundle import swagger_ui_path
 

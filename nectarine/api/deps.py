@@ -33,6 +33,7 @@ class Runtime:
     limiter: Any = None
     limits: dict = field(default_factory=dict)
     sinks: dict = field(default_factory=dict)
+    handoff: Any = None  # anyio.CapacityLimiter for drafts and submissions, made in the lifespan (it needs the event loop)
 
     def __post_init__(self) -> None:
         self.limiter, self.limits = make_limiter(self.settings)
@@ -139,6 +140,16 @@ def client(request: Request, rt: Rt) -> str:
 
 
 Client = Annotated[str, Depends(client)]
+
+
+async def in_handoff_threads(rt: Runtime, fn, *args, **kwargs):
+    """Run costly handoff work (drafting, re-redacting a submitted draft) in its own capacity, so that
+    answers keep the request threads however many large drafts arrive at once."""
+    import functools
+
+    import anyio
+
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=rt.handoff)
 
 
 async def assistant(rt: Rt):

@@ -13,9 +13,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..handoff.draft import AttachedLog, Attachment, Environment, Suggestion, TicketDraft
-from ..types import MAX_MESSAGE_CHARS, MAX_URL_CHARS, Answer, AskContext, Message
+from ..types import MAX_QUESTION_CHARS, MAX_URL_CHARS, Answer, AskContext, Message
 
-MAX_QUESTION_CHARS = 4_000
 MAX_ATTACHMENT_CHARS = 200_000  # a pasted log; the draft keeps its head, tail and error lines
 MAX_ATTACHMENTS = 10
 MAX_COMMENT_CHARS = 2_000

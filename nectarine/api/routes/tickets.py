@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 
 from ...handoff.draft import TicketDraft
 from ...handoff.store import IdempotencyConflict
-from ..deps import AsAdmin, Nec, Other, OtherByAddress, Rt
+from ..deps import AsAdmin, Nec, Other, OtherByAddress, Rt, in_handoff_threads
 from ..schemas import ERRORS, DraftRequest, Problem, SubmitRequest, TicketResponse, TicketView
 
 router = APIRouter()
@@ -21,10 +21,10 @@ def invalid(where: list[str], message: str) -> HTTPException:
 
 
 @router.post("/v1/tickets/draft", response_model=TicketDraft, responses=ERRORS)
-def draft(body: DraftRequest, n: Nec, rt: Rt, _who: Other) -> TicketDraft:
+async def draft(body: DraftRequest, n: Nec, rt: Rt, _who: Other) -> TicketDraft:
     conversation = [m.model_dump() for m in body.conversation]
     try:
-        result = n.draft_ticket(conversation, body.context, body.attachments)
+        result = await in_handoff_threads(rt, n.draft_ticket, conversation, body.context, body.attachments)
     except ValueError as exc:
         raise invalid(["body"], str(exc)) from None
     rt.metrics.tickets.labels("drafted", result.priority).inc()
@@ -32,7 +32,7 @@ def draft(body: DraftRequest, n: Nec, rt: Rt, _who: Other) -> TicketDraft:
 
 
 @router.post("/v1/tickets", response_model=TicketResponse, status_code=201, responses={409: {"model": Problem}, **ERRORS})
-def submit(body: SubmitRequest, n: Nec, rt: Rt, _who: Other,
+async def submit(body: SubmitRequest, n: Nec, rt: Rt, _who: Other,
            idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]) -> TicketResponse:
     """Submit a reviewed draft. The ``Idempotency-Key`` is scoped to the draft's session: the same key with
     the same content returns the same ticket (a double click makes one); with other content, 409."""
@@ -42,7 +42,7 @@ def submit(body: SubmitRequest, n: Nec, rt: Rt, _who: Other,
     except ValueError as exc:
         raise invalid(["body", "priority"], str(exc)) from None
     try:
-        row = n.submit_ticket(ticket, idempotency_key, sinks=tuple(rt.sinks) or ("default",))
+        row = await in_handoff_threads(rt, n.submit_ticket, ticket, idempotency_key, sinks=tuple(rt.sinks) or ("default",))
     except IdempotencyConflict as exc:
         raise HTTPException(409, str(exc)) from None
     rt.metrics.tickets.labels("submitted", row.priority).inc()
