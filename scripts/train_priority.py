@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from nectarine.cli import eval_priority
 from nectarine.eval.metrics import classification_report
+from nectarine.eval.priority import evaluate_priority
+from nectarine.eval.tables import priority_tables
 from nectarine.handoff.priority import LABELS, PriorityClassifier, load_tickets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,9 @@ def main() -> None:
     console.print(f"[bold]chosen on dev: C={C}, signal_weight={weight}, rules={rules} (CV macro-F1 {score:.3f})[/]")
     PriorityClassifier(signal_weight=weight, use_rules=rules).fit(texts, labels, C=C).save()
     # The figures on test, printed the way `nectarine eval priority` prints them, then the errors.
-    result = eval_priority(ROOT / "eval" / "tickets" / "test.jsonl", json_out=None, report=None)
+    result = evaluate_priority(ROOT / "eval" / "tickets" / "test.jsonl")
+    for table in priority_tables("test.jsonl", result):
+        console.print(table)
     console.print("[bold]Errors on test:[/]")
     texts_by_id = {t["_id"]: t for t in test}
     for item in result["items"]:

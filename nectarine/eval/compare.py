@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DatasetError
 
 LOWER_IS_BETTER = ("latency", "ece", "false_confident")
 NOT_GATED = ("latency", "queries")  # machine load moves latency; counts are not quality
@@ -19,6 +23,14 @@ class Delta:
     delta: float
     regression: bool
     gated: bool
+
+
+def read_metrics(path: str | Path) -> dict:
+    """The ``metrics`` of a result file written by ``nectarine eval ... --json``; a ``DatasetError`` if unreadable."""
+    try:
+        return json.loads(Path(path).read_text())["metrics"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"cannot read the results: {exc}; pass two --json files written by `nectarine eval ...`") from None
 
 
 def compare(old: dict, new: dict, *, tolerance: float = 0.01, gate_latency: bool = False) -> list[Delta]:

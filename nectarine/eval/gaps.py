@@ -12,6 +12,7 @@ questions, and ranks clusters by how many questions they hold.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -63,3 +64,17 @@ def find_gaps(turns, embedder, *, threshold: float = 0.5, distance: float = 0.45
             mean_confidence=float(np.mean([picked[i][0].confidence for i in idx])),
         ))
     return sorted(gaps, key=lambda g: (-g.size, g.mean_confidence))
+
+
+def gaps_json(gaps: list[Gap]) -> dict:
+    """The ``--json`` of ``nectarine gaps``: ``{"metrics": {"topics": n}, "gaps": [...]}``."""
+    return {"metrics": {"topics": len(gaps)}, "gaps": [g.__dict__ for g in gaps]}
+
+
+def gaps_html(gaps: list[Gap]) -> str:
+    """A self-contained HTML page of the topics, one row each (the ``--report`` of ``nectarine gaps``)."""
+    rows = "".join(f"<tr><td>{i}</td><td>{g.size}</td><td>{'<br>'.join(html.escape(e) for e in g.examples)}</td>"
+                   f"<td>{html.escape(', '.join(f'{k} {v}' for k, v in g.reasons.items()))}</td>"
+                   f"<td>{'<br>'.join(html.escape(s['url']) for s in g.closest_sources)}</td></tr>" for i, g in enumerate(gaps, 1))
+    return (f"<!DOCTYPE html><meta charset=utf-8><title>Coverage gaps</title><h1>Coverage gaps</h1><table border=1>"
+            f"<tr><th>#</th><th>questions</th><th>typical questions</th><th>why</th><th>closest sources</th></tr>{rows}</table>")

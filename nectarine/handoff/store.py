@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .draft import TicketDraft
 from ..errors import IdempotencyConflict, StoreError  # noqa: F401 - defined under the one error root
+from ..settings import DEFAULT_DATABASE_URL
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -146,7 +147,7 @@ def _migration_lock(url: str):
 
 
 class TicketStore:
-    def __init__(self, url: str = "sqlite:///data/nectarine.db", *, max_attempts: int = 8, backoff_seconds: float = 30.0) -> None:
+    def __init__(self, url: str = DEFAULT_DATABASE_URL, *, max_attempts: int = 8, backoff_seconds: float = 30.0) -> None:
         self.url = url
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
