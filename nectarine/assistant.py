@@ -264,21 +264,32 @@ class Nectarine:
         return draft_ticket(conversation, context, attachments, classifier=self._priority, detect_language=detect_language,
                             personal_data=personal_data, summarize=getattr(self.answerer, "english_summary", None))
 
-    # ------------------------------------------------------------------ tickets
+    # ------------------------------------------------------------------ tickets and conversations
     @property
     def tickets(self):
-        """The ticket store: ``$NECTARINE_DATABASE_URL``, or SQLite under ``data/``."""
-        if getattr(self, "_store", None) is None:
-            import os
+        """The ticket store (``attach_store``), or one in SQLite under ``data/``."""
+        if getattr(self, "_tickets", None) is None:
+            from .store import TicketStore
 
-            from .handoff.store import TicketStore
+            self.attach_store(TicketStore())
+        return self._tickets
 
-            self._store = TicketStore(os.environ.get("NECTARINE_DATABASE_URL", "sqlite:///data/nectarine.db"))
-        return self._store
+    @property
+    def conversations(self):
+        """The conversation log: on the ticket store's database unless another was attached."""
+        if getattr(self, "_conversations", None) is None:
+            from .store import ConversationLog
 
-    def attach_store(self, store) -> None:
-        """Use this ticket and conversation store (a ``TicketStore``) instead of the default one."""
-        self._store = store
+            self._conversations = ConversationLog(self.tickets.db)
+        return self._conversations
+
+    def attach_store(self, tickets, conversations=None) -> None:
+        """Use this ``TicketStore`` (and ``ConversationLog``; by default one on the same database)."""
+        self._tickets, self._conversations = tickets, conversations
+
+    @property
+    def has_store(self) -> bool:
+        return getattr(self, "_tickets", None) is not None
 
     def submit_ticket(self, draft, idempotency_key: str, sinks=("default",)):
         """Store a submitted ticket and queue its delivery; the same key returns the same ticket.

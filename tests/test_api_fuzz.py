@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from live import serve
 from nectarine import Nectarine
-from nectarine.handoff.store import TicketStore
+from nectarine.store import TicketStore
 from nectarine.api import Settings, create_app
 
 HEADERS = {"X-Site-Key": "demo-public-key", "Authorization": "Bearer fuzz-admin"}

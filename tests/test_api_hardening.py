@@ -16,7 +16,7 @@ import pytest
 from live import serve
 from nectarine import Nectarine
 from nectarine.api import Settings, create_app
-from nectarine.handoff.store import TicketStore
+from nectarine.store import TicketStore
 
 KEY = {"X-Site-Key": "demo-public-key"}
 ADMIN = {"Authorization": "Bearer hard-admin"}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from conftest import FIXTURES, KB
 from live import serve
 from nectarine import Nectarine, ingest
-from nectarine.handoff.store import TicketRow, TicketStore, TurnRow
+from nectarine.store import TicketRow, TicketStore, TurnRow
 from nectarine.api import Settings, create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

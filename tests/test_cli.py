@@ -154,7 +154,7 @@ def test_eval_priority_cli(tmp_path):
 
 def test_ticket_list_and_show(tmp_path):
     from nectarine.handoff.draft import TicketDraft
-    from nectarine.handoff.store import TicketStore
+    from nectarine.store import TicketStore
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     row = TicketStore(url).submit(TicketDraft(title="Exports fail", description="d", priority="High"), "k1")

@@ -6,7 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from nectarine.cli import app
-from nectarine.handoff.store import TicketStore
+from nectarine.store import ConversationLog
 from nectarine.types import Answer
 
 PLANTED = {
@@ -22,7 +22,7 @@ ANSWERED = ["how do I reset my password", "what is the upload limit", "how do I 
 
 
 def seed(url):
-    store = TicketStore(url)
+    store = ConversationLog(url)
     start = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
     n = 0
     for topic, questions in PLANTED.items():

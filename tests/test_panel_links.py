@@ -15,7 +15,7 @@ from conftest import KB
 from live import serve
 from nectarine import Nectarine, ingest
 from nectarine.api import Settings, create_app
-from nectarine.handoff.store import TicketStore
+from nectarine.store import TicketStore
 from support.browser import ask_in_panel, chromium, watched_page
 
 BAD_LINK = "[guide](javascript:alert(1))"

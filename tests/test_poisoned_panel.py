@@ -7,7 +7,7 @@ from conftest import FIXTURES, KB
 from live import serve
 from nectarine import Nectarine, ingest
 from nectarine.api import Settings, create_app
-from nectarine.handoff.store import TicketStore
+from nectarine.store import TicketStore
 from support.browser import ask_in_panel, chromium, watched_page
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from live import free_port, serve, sse
 from nectarine import Nectarine, ingest
-from nectarine.handoff.store import TicketStore
+from nectarine.store import TicketStore
 from nectarine.api import Settings, create_app
 
 KEY = {"X-Site-Key": "demo-public-key"}

@@ -13,7 +13,9 @@ import pytest
 
 from nectarine.handoff.delivery import EmailSink, WebhookSink
 from nectarine.handoff.draft import TicketDraft
-from nectarine.handoff.store import StoreError, TicketStore, masked, scoped_key
+from nectarine.errors import StoreError
+from nectarine.store import TicketStore, masked
+from nectarine.store.tickets import scoped_key
 
 CI = os.environ.get("CI") == "true"
 
@@ -208,7 +210,7 @@ def test_processes_starting_together_migrate_a_fresh_database_once(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code = f"from nectarine.handoff.store import TicketStore; TicketStore({url!r})"
+    code = f"from nectarine.store import TicketStore; TicketStore({url!r})"
     procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors

@@ -29,7 +29,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from ..errors import NectarineError
-from ..handoff.store import masked
+from ..store import masked
 from ..settings import Settings
 from .deps import Runtime, client_address
 from .routes import admin, answers, feedback, panel, tickets
@@ -262,8 +262,8 @@ def _load(rt: Runtime) -> None:
         from ..assistant import Nectarine
 
         rt.nec = Nectarine.load(settings.index, answerer=settings.answerer, allow_flagged=settings.allow_flagged)
-    if getattr(rt.nec, "_store", None) is None:
-        from ..handoff.store import TicketStore
+    if not rt.nec.has_store:
+        from ..store import TicketStore
 
         rt.nec.attach_store(TicketStore(settings.database_url))
     rt.nec.warm_up()

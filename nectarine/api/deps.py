@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from ..handoff.store import masked
+from ..store import masked
 from ..settings import Settings
 from ..telemetry import ServiceMetrics
 

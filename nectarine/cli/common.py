@@ -76,7 +76,7 @@ def database_url(database: Optional[str]) -> str:
 
 
 def ticket_store(database: Optional[str]):
-    from ..handoff.store import TicketStore
+    from ..store import TicketStore
 
     return TicketStore(database_url(database))
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import DatabaseOpt, console, fail, ticket_store, write_json
+from .common import DatabaseOpt, console, database_url, fail, ticket_store, write_json
 
 app = typer.Typer(help="Support tickets: draft one from a message, logs and environment.", no_args_is_help=True)
 
@@ -106,7 +106,9 @@ def gaps(
             start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)
         except ValueError:
             fail(f"--since {since!r}: use a date like 2026-11-01")
-    found = find_gaps(ticket_store(database).turns(since=start), get_embedder(), threshold=threshold)
+    from ..store import ConversationLog
+
+    found = find_gaps(ConversationLog(database_url(database)).turns(since=start), get_embedder(), threshold=threshold)
     table = Table(title=f"{len(found)} topic(s) the docs do not cover well", header_style="bold", show_lines=True)
     for col in ("#", "questions", "typical questions", "why", "closest sources"):
         table.add_column(col)

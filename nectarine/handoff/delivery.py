@@ -1,5 +1,9 @@
 """Where submitted tickets go: a signed webhook, or email over SMTP. Sinks are small and pluggable.
 
+Sinks are found through entry points (group ``nectarine.sinks``, :mod:`nectarine.plugins`), the
+built-ins like a third party's. The service asks each installed sink class for an instance with
+``from_settings(settings)``; one that is not configured returns ``None`` and is left out.
+
 >>> sink = WebhookSink("https://support.example.com/hooks/nectarine", secret="s3cr3t")  # doctest: +SKIP
 >>> sink.send("t-1", draft_json, delivery_id="t-1-1")                                    # doctest: +SKIP
 """
@@ -21,6 +25,20 @@ class TicketSink(Protocol):
         """Deliver or raise; the outbox retries on any exception."""
         ...
 
+    # and, to be configured by the service: ``@classmethod from_settings(cls, settings) -> TicketSink | None``
+
+
+def configured_sinks(settings) -> dict[str, TicketSink]:
+    """Every installed sink that ``settings`` configures, by its entry-point name (the name outbox entries carry)."""
+    from ..plugins import SINKS, load, names
+
+    sinks: dict[str, TicketSink] = {}
+    for name in names(SINKS):
+        sink = load(SINKS, name).from_settings(settings)
+        if sink is not None:
+            sinks[name] = sink
+    return sinks
+
 
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -33,6 +51,13 @@ class WebhookSink:
 
     def __init__(self, url: str, secret: str, *, timeout: float = 10.0) -> None:
         self.url, self.secret, self.timeout = url, secret, timeout
+
+    @classmethod
+    def from_settings(cls, settings) -> WebhookSink | None:
+        """From ``NECTARINE_WEBHOOK_URL`` and ``NECTARINE_WEBHOOK_SECRET``; ``None`` without a URL."""
+        if not settings.webhook_url:
+            return None
+        return cls(settings.webhook_url, settings.webhook_secret.get_secret_value() if settings.webhook_secret else "")
 
     def send(self, ticket_id: str, draft: dict, *, delivery_id: str) -> None:
         import httpx
@@ -53,6 +78,15 @@ class EmailSink:
                  password: str | None = None, timeout: float = 10.0) -> None:
         self.host, self.port, self.sender, self.to = host, port, sender, to
         self.starttls, self.username, self.password, self.timeout = starttls, username, password, timeout
+
+    @classmethod
+    def from_settings(cls, settings) -> EmailSink | None:
+        """From ``NECTARINE_SMTP_*``; ``None`` without ``NECTARINE_SMTP_HOST``."""
+        if not settings.smtp_host:
+            return None
+        return cls(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_to, starttls=settings.smtp_starttls,
+                   username=settings.smtp_username,
+                   password=settings.smtp_password.get_secret_value() if settings.smtp_password else None)
 
     def send(self, ticket_id: str, draft: dict, *, delivery_id: str) -> None:
         msg = EmailMessage()

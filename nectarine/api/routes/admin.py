@@ -51,7 +51,7 @@ def export(n: Nec, _a: Admin, since: Annotated[str | None, Query(max_length=40, 
     lines = [json.dumps({"id": t.public_id, "session_id": t.session_id, "created_at": t.created_at.isoformat(), "question": t.question,
                          "answer": t.answer, "confidence": t.confidence, "handoff": t.handoff, "answerer": t.answerer,
                          "sources": t.sources, "language": t.language, "feedback": t.feedback, "feedback_comment": t.feedback_comment},
-                        ensure_ascii=False) for t in n.tickets.turns(since=start, limit=limit)]
+                        ensure_ascii=False) for t in n.conversations.turns(since=start, limit=limit)]
     return Response("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson",
                     headers={"Content-Disposition": 'attachment; filename="conversations.jsonl"'})
 
@@ -60,4 +60,4 @@ def export(n: Nec, _a: Admin, since: Annotated[str | None, Query(max_length=40, 
 def stats(n: Nec, _a: Admin) -> Stats:
     m = n.manifest
     return Stats(index={"generation": n.reader.folder.name, "chunks": n.reader.size, "model": m.model.get("name"),
-                        "backend": m.model.get("backend")}, **n.tickets.stats())
+                        "backend": m.model.get("backend")}, **n.conversations.stats(), tickets=n.tickets.stats())

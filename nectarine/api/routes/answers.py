@@ -22,7 +22,7 @@ router = APIRouter()
 
 def _record(rt: Runtime, n, question: str, answer: Answer, session_id: str) -> str:
     rt.metrics.answered(answer)
-    return n.tickets.record_turn(question, answer, session_id=session_id)
+    return n.conversations.record_turn(question, answer, session_id=session_id)
 
 
 @router.post("/v1/ask", response_model=AskResponse, responses=ERRORS)
@@ -46,7 +46,7 @@ async def chat(body: ChatRequest, n: Nec, rt: Rt, _who: Answering) -> EventSourc
 
     def work() -> None:
         try:
-            turns = n.tickets.session_turns(session_id, rt.settings.history_turns)
+            turns = n.conversations.session_turns(session_id, rt.settings.history_turns)
             history = [Message(role=r, content=t[:8000]) for turn in turns for r, t in (("user", turn.question), ("assistant", turn.answer))]
             answer = n.ask(body.message, history=history, context=context,
                            on_delta=lambda d: loop.call_soon_threadsafe(queue.put_nowait, ("delta", d)))

@@ -13,7 +13,7 @@ router = APIRouter()
 @router.post("/v1/feedback", status_code=204, responses={404: {"model": Problem}, **ERRORS})
 def feedback(body: FeedbackRequest, n: Nec, rt: Rt, _who: Other) -> None:
     try:
-        n.tickets.record_feedback(body.turn_id, body.helpful, body.comment, session_id=body.session_id)
+        n.conversations.record_feedback(body.turn_id, body.helpful, body.comment, session_id=body.session_id)
     except KeyError:
         raise HTTPException(404, "no answer with this turn_id in this session") from None
     rt.metrics.feedback.labels("helpful" if body.helpful else "unhelpful").inc()

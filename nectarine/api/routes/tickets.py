@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, HTTPException
 from fastapi import Path as PathParam
 
 from ...handoff.draft import TicketDraft
-from ...handoff.store import IdempotencyConflict
+from ...errors import IdempotencyConflict
 from ..deps import AsAdmin, Nec, Other, OtherByAddress, Rt, in_handoff_threads
 from ..schemas import ERRORS, DraftRequest, Problem, SubmitRequest, TicketResponse, TicketView
 

@@ -1,9 +1,11 @@
-"""Alembic environment: the ticket store's schema (nectarine.handoff.store), migrated at start-up."""
+"""Alembic environment: the ticket store's schema (nectarine.store), migrated at start-up."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from nectarine.handoff.store import Base
+from nectarine.store.database import Base
+import nectarine.store.conversations  # noqa: F401,E402 - registers the tables
+import nectarine.store.tickets  # noqa: F401,E402
 
 config = context.config
 target_metadata = Base.metadata
