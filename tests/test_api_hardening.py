@@ -273,3 +273,25 @@ def test_the_socket_is_not_left_half_read_after_a_413(kb_index, embedder, tmp_pa
             while chunk := s.recv(65536):
                 reply += chunk
             assert reply.startswith(b"HTTP/1.1 413") and b"connection: close" in reply.lower()
+
+
+# ----------------------------------------------------------------------------- 3. redaction on everything stored
+
+CARD, EMAIL, PHONE, GKEY = "4111 1111 1111 1111", "jane.doe@acme-corp.io", "+44 20 7946 0958", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"
+
+
+def test_secrets_and_personal_data_never_reach_storage(url):
+    session = "sess-redact-1"
+    asked = httpx.post(f"{url}/v1/ask", json={"question": f"my card {CARD} was charged twice, mail me at {EMAIL}",
+                                              "context": {"session_id": session}}, headers=KEY, timeout=30).json()
+    fb = httpx.post(f"{url}/v1/feedback", json={"turn_id": asked["turn_id"], "helpful": False, "session_id": session,
+                                                "comment": f"call me on {PHONE}, my password is hunter2"}, headers=KEY)
+    assert fb.status_code == 204
+    d = a_draft(url, session, f"Export fails. key={GKEY} and Authorization: Basic dXNlcjpzM2NyM3Q= in the log")
+    edited = {**d, "description": d["description"] + f"\nAlso my card is {CARD} and my email {EMAIL}"}
+    tid = httpx.post(f"{url}/v1/tickets", json={"draft": edited}, headers={**KEY, "Idempotency-Key": "redact-1"}).json()["id"]
+    stored = httpx.get(f"{url}/v1/tickets/{tid}", headers=ADMIN).text
+    export = httpx.get(f"{url}/v1/admin/conversations", headers=ADMIN).text
+    for secret in (CARD, EMAIL, PHONE, GKEY, "hunter2", "dXNlcjpzM2NyM3Q="):
+        assert secret not in stored and secret not in export and secret not in json.dumps(d), secret
+    assert "[REDACTED:" in stored and "[REDACTED:" in export

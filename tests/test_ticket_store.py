@@ -227,3 +227,20 @@ def test_a_reused_key_is_scoped_to_its_session_and_conflicts_on_other_content(st
     with pytest.raises(IdempotencyConflict, match="new key"):
         store.submit(draft().model_copy(update={"title": "Something else"}), "same-key")
     assert store.get(mine.id).title == "Nobody can log in"
+
+
+def test_what_is_delivered_is_redacted_again(tmp_path):
+    """A draft stored before a detector existed (here: stored without redaction) is redacted on its way out."""
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    raw = draft(title="Card 4111 1111 1111 1111 declined").model_copy(
+        update={"description": "reach me at jane.doe@acme-corp.io or +44 20 7946 0958; aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
+    ticket = store.submit(raw, "old-1", sinks=["webhook"])
+    receiver = Receiver("s")
+    try:
+        assert store.deliver_due({"webhook": WebhookSink(f"http://127.0.0.1:{receiver.port}/hook", "s")}) == 1
+    finally:
+        receiver.stop()
+    sent = json.dumps(receiver.received[0][1])
+    assert receiver.received[0][1]["ticket_id"] == ticket.id
+    for secret in ("4111 1111 1111 1111", "jane.doe@acme-corp.io", "7946 0958", "wJalrXUtnFEMI"):
+        assert secret not in sent, secret
