@@ -39,8 +39,8 @@ QUESTIONS = [
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_offline_answer_states_nothing_outside_its_passages(nec, question):
-    answer = nec.ask(question)
+def test_offline_answer_states_nothing_outside_its_passages(any_nec, question):
+    answer = any_nec.ask(question)
     assert answer.answerer == "offline" and answer.citations
     passages = " ".join(norm(r.chunk.text) for r in answer.results)
     for claim in claims_of(answer.text):
@@ -49,8 +49,8 @@ def test_offline_answer_states_nothing_outside_its_passages(nec, question):
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_citations_resolve_to_retrieved_passages(nec, question):
-    answer = nec.ask(question)
+def test_citations_resolve_to_retrieved_passages(any_nec, question):
+    answer = any_nec.ask(question)
     numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     assert numbers == {c.number for c in answer.citations}
     assert sorted(numbers) == list(range(1, len(numbers) + 1))  # numbered in order, no gaps
@@ -60,16 +60,16 @@ def test_citations_resolve_to_retrieved_passages(nec, question):
         assert norm(c.quote.rstrip("…")) [:40] in norm(retrieved[c.chunk_id].chunk.text)
 
 
-def test_numbered_steps_stay_whole_and_in_order(nec):
-    answer = nec.ask("how do I configure SAML single sign-on?")
+def test_numbered_steps_stay_whole_and_in_order(any_nec):
+    answer = any_nec.ask("how do I configure SAML single sign-on?")
     steps = [line for line in answer.text.splitlines() if re.match(r"\d\. ", line)]
     assert [s[:2] for s in steps] == ["1.", "2.", "3."]
     assert "Admin Console › Security › Single sign-on" in steps[0]
 
 
-def test_answer_is_concise(nec):
-    short = OfflineAnswerer(max_words=20, idf=nec.reader.lexical.idf)
-    results = nec.search("idle session timeout", k=5)
+def test_answer_is_concise(any_nec):
+    short = OfflineAnswerer(max_words=20, idf=any_nec.reader.lexical.idf)
+    results = any_nec.search("idle session timeout", k=5)
     assert len(MARK.sub("", short.answer("idle session timeout", results).text).split()) < 60
 
 
@@ -97,8 +97,8 @@ def test_verifier_removes_invented_and_reattaches_misnumbered(nec):
     assert {c.number for c in v.citations} == {int(n) for n in re.findall(r"\[(\d+)\]", v.text)}
 
 
-def test_verifier_flag_mode_keeps_unsupported_marked(nec):
-    results = nec.search("clock skew tolerance", k=3)
+def test_verifier_flag_mode_keeps_unsupported_marked(any_nec):
+    results = any_nec.search("clock skew tolerance", k=3)
     v = CitationVerifier(mode="flag").verify("The clock skew tolerance is 10 minutes [1].", results)
     assert "(unverified)" in v.text and not v.sentences[0].supported
 
@@ -127,8 +127,8 @@ def test_anger_or_ordinary_questions_do_not_escalate(message):
     assert escalation(message) is None
 
 
-def test_escalation_sets_handoff_whatever_retrieval_finds(nec):
-    answer = nec.ask("Nobody in the company can log in since 9am")
+def test_escalation_sets_handoff_whatever_retrieval_finds(any_nec):
+    answer = any_nec.ask("Nobody in the company can log in since 9am")
     assert answer.handoff_recommended and "nobody can log in" in answer.handoff_reason
 
 
@@ -175,8 +175,8 @@ def test_language_detection(text, code):
     assert detect_language(text) == code
 
 
-def test_non_english_question_is_answered_in_english_with_a_note(nec):
-    answer = nec.ask("Wie lange dauert es, bis eine inaktive Sitzung abläuft?")
+def test_non_english_question_is_answered_in_english_with_a_note(any_nec):
+    answer = any_nec.ask("Wie lange dauert es, bis eine inaktive Sitzung abläuft?")
     assert answer.language == "de"
     assert answer.notes[0].startswith("English is Nectain's support language")
 
@@ -216,13 +216,13 @@ def test_escape_html_leaves_code_alone():
     assert escape_html("a <b> `<c>`\n```\n<d>\n```") == "a &lt;b&gt; `<c>`\n```\n<d>\n```"
 
 
-def test_timings_per_stage(nec):
-    answer = nec.ask("what does 429 RATE_LIMITED mean")
+def test_timings_per_stage(any_nec):
+    answer = any_nec.ask("what does 429 RATE_LIMITED mean")
     assert {"policy", "retrieve", "answer", "verify", "confidence", "total"} <= answer.timings_ms.keys()
     assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"]
 
 
-def test_one_verifier_serves_concurrent_requests(nec):
+def test_one_verifier_serves_concurrent_requests(any_nec):
     """The service verifies answers from worker threads with one shared verifier: requests must not mix."""
     import sys
     from concurrent.futures import ThreadPoolExecutor
@@ -231,17 +231,17 @@ def test_one_verifier_serves_concurrent_requests(nec):
                  "What does 429 RATE_LIMITED mean?", "How long before an idle session ends?", "What changed in 4.5?"]
     jobs = []
     for q in questions:
-        results = nec.search(q, k=6)
-        jobs.append((nec.offline.answer(q, results).text, results))
+        results = any_nec.search(q, k=6)
+        jobs.append((any_nec.offline.answer(q, results).text, results))
     jobs = jobs * 40
 
     def verify(job):
-        v = nec.verifier.verify(*job)
+        v = any_nec.verifier.verify(*job)
         return v.text, [(c.number, c.chunk_id) for c in v.citations], [s.citations for s in v.sentences]
 
-    state = dict(vars(nec.verifier))
+    state = dict(vars(any_nec.verifier))
     alone = list(map(verify, jobs))
-    assert vars(nec.verifier) == state, "verify() must keep nothing on the shared instance"
+    assert vars(any_nec.verifier) == state, "verify() must keep nothing on the shared instance"
     assert len({a[0] for a in alone}) == len(questions)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads often, so that state shared between calls would show

@@ -14,8 +14,8 @@ def doc(text: str, **kw) -> Document:
 
 
 @pytest.fixture(scope="module")
-def chunker(embedder):
-    return StructureAwareChunker(ChunkerSettings(max_tokens=80), count_wordpieces=embedder.count_wordpieces)
+def chunker(any_embedder):  # structure only: the fake's word-piece estimate will do (and the real model in the slow tier)
+    return StructureAwareChunker(ChunkerSettings(max_tokens=80), count_wordpieces=any_embedder.count_wordpieces)
 
 
 def test_headings_give_path_anchor_and_deep_link(chunker):
@@ -63,8 +63,8 @@ def test_numbered_steps_split_between_items_not_inside(chunker):
             assert line[0].isdigit() and line.rstrip().endswith("now.")
 
 
-def test_oversized_code_block_is_cut_by_lines_with_fences_reopened(embedder):
-    chunker = StructureAwareChunker(ChunkerSettings(max_tokens=60), count_wordpieces=embedder.count_wordpieces)
+def test_oversized_code_block_is_cut_by_lines_with_fences_reopened(any_embedder):
+    chunker = StructureAwareChunker(ChunkerSettings(max_tokens=60), count_wordpieces=any_embedder.count_wordpieces)
     code = "```python\n" + "\n".join(f"value_{i} = compute_something({i}, option='x')" for i in range(120)) + "\n```"
     chunks, stats = chunker.chunk(doc("## Code\n\n" + code))
     assert stats.oversized_blocks == 1

@@ -1,4 +1,4 @@
-"""Hybrid retrieval on the fixture knowledge base, with the real model and indexes."""
+"""Hybrid retrieval on the fixture knowledge base, with the real model and indexes (``any_nec``: also on the fake embedder, fast tier)."""
 
 import pytest
 
@@ -10,8 +10,8 @@ def ids(results):
     return [r.chunk.doc_id + ("#" + r.chunk.anchor if r.chunk.anchor else "") for r in results]
 
 
-def test_result_carries_everything_a_citation_needs(nec):
-    (top,) = nec.search("users get AUTH-1003 after the certificate changed", k=1)
+def test_result_carries_everything_a_citation_needs(any_nec):
+    (top,) = any_nec.search("users get AUTH-1003 after the certificate changed", k=1)
     assert top.chunk.doc_id == "docs/sso" and top.chunk.anchor == "rotate-the-certificate"
     assert top.url == "https://docs.example.test/admin/sso#rotate-the-certificate"
     assert top.heading_path == ["Single sign-on", "Configure SAML", "Rotate the certificate"]
@@ -21,23 +21,23 @@ def test_result_carries_everything_a_citation_needs(nec):
     assert top.rank == 1 and top.id == top.chunk.id
 
 
-def test_exact_error_code_is_found_by_the_lexical_side(nec):
-    hits = nec.search("REP-5040", k=3, mode="bm25")
+def test_exact_error_code_is_found_by_the_lexical_side(any_nec):
+    hits = any_nec.search("REP-5040", k=3, mode="bm25")
     assert hits[0].chunk.doc_id == "release-notes/4.3.0"
     assert hits[0].dense_rank is None
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
-def test_modes_rank_the_obvious_page_first(nec, mode):
-    hits = nec.search("429 rate limited Retry-After header", k=3, mode=mode)
+def test_modes_rank_the_obvious_page_first(any_nec, mode):
+    hits = any_nec.search("429 rate limited Retry-After header", k=3, mode=mode)
     assert ids(hits)[0] == "docs/api-errors#rate-limits"
 
 
-def test_source_filter(nec):
-    hits = nec.search("session timeout", k=10, sources=["release-notes"])
+def test_source_filter(any_nec):
+    hits = any_nec.search("session timeout", k=10, sources=["release-notes"])
     assert hits and all(h.source is SourceType.RELEASE_NOTES for h in hits)
     with pytest.raises(OptionError, match="choose one of: docs, blog, release-notes, support"):
-        nec.search("x", sources=["wiki"])
+        any_nec.search("x", sources=["wiki"])
 
 
 def test_version_demotes_passages_for_other_versions(nec):
@@ -50,12 +50,12 @@ def test_version_demotes_passages_for_other_versions(nec):
     assert all(not h.version_match for h in legacy)
 
 
-def test_version_exclude_drops_other_versions(nec):
-    hits = nec.search("auth.session_timeout", k=20, filters=Filters(version="4.5", version_mode="exclude"))
+def test_version_exclude_drops_other_versions(any_nec):
+    hits = any_nec.search("auth.session_timeout", k=20, filters=Filters(version="4.5", version_mode="exclude"))
     assert hits and all(h.chunk.doc_id != "docs/legacy-timeout" for h in hits)
     assert all(h.version_match for h in hits)
     # release notes of later versions do not apply to a 4.3 user
-    hits = nec.search("nectarine drafts support tickets", k=20, filters=Filters(version="4.3", version_mode="exclude"))
+    hits = any_nec.search("nectarine drafts support tickets", k=20, filters=Filters(version="4.3", version_mode="exclude"))
     assert all(h.chunk.doc_id != "release-notes/4.5.0" for h in hits)
 
 
@@ -82,21 +82,21 @@ def test_follow_up_uses_history(nec):
     assert followed[0].chunk.anchor == "sso-on-mobile"
 
 
-def test_near_duplicates_are_collapsed(kb_copy, tmp_path, embedder):
+def test_near_duplicates_are_collapsed(kb_copy, tmp_path, any_embedder):
     from nectarine import Nectarine, ingest
 
     text = (kb_copy / "docs" / "session-timeout.md").read_text()
     (kb_copy / "docs" / "session-timeout-copy.md").write_text(text.replace("title: Idle session timeout", "title: Idle session timeout (copy)"))
-    ingest([kb_copy], tmp_path / "idx", embedder=embedder)
-    nec = Nectarine.load(tmp_path / "idx", embedder=embedder)
+    ingest([kb_copy], tmp_path / "idx", embedder=any_embedder)
+    nec = Nectarine.load(tmp_path / "idx", embedder=any_embedder)
     hits = nec.search("idle timeout defaults to 60 minutes from 4.3", k=5)
     texts = [h.text for h in hits]
     assert len(texts) == len(set(texts))
     assert sum("defaults to 60 minutes" in t for t in texts) == 1
 
 
-def test_empty_query_returns_nothing(nec):
-    assert nec.search("   ") == []
+def test_empty_query_returns_nothing(any_nec):
+    assert any_nec.search("   ") == []
 
 
 def test_beir_records_are_searchable(nec):

@@ -1,4 +1,4 @@
-"""What every answerer shares: one small interface and a registry.
+"""What every answerer shares: one small interface, and lookup by name through entry points.
 
 An answerer turns a question and numbered passages into a draft whose sentences cite the passages
 as ``[1]``, ``[2]``... Verification, confidence and handoff happen after it, the same for all.
@@ -51,32 +51,13 @@ class Answerer(Protocol):
         ...
 
 
-ANSWERERS: dict[str, type] = {}
-
-
-def register(name: str):
-    """Class decorator: make an answerer available by name (plugins can add their own)."""
-
-    def wrap(cls: type) -> type:
-        ANSWERERS[name] = cls
-        return cls
-
-    return wrap
-
-
 def get_answerer(name: str, **options) -> Answerer:
-    from importlib.metadata import entry_points
+    """The answerer installed as ``name`` (entry point group ``nectarine.answerers``), built with ``options``.
 
-    from . import offline  # noqa: F401  (registers "offline")
+    Built-ins (``offline``, ``openai``, ``llamacpp``) and third-party answerers are found the same
+    way (:mod:`nectarine.plugins`); an unknown name raises :class:`~nectarine.errors.OptionError`
+    listing the installed ones.
+    """
+    from ..plugins import ANSWERERS, load
 
-    if name not in ANSWERERS:
-        for ep in entry_points(group="nectarine.answerers"):
-            if ep.name == name:
-                ANSWERERS[name] = ep.load()
-    if name in ("openai", "llamacpp") and name not in ANSWERERS:
-        from . import llm  # noqa: F401  (registers the LLM answerers)
-    if name not in ANSWERERS:
-        from ..types import OptionError
-
-        raise OptionError(f"unknown answerer {name!r}; choose one of: {', '.join(sorted({*ANSWERERS, 'openai', 'llamacpp'}))}")
-    return ANSWERERS[name](**options)
+    return load(ANSWERERS, name)(**options)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..types import AskContext, Message, SearchResult
-from .base import AnswerDraft, AnswererUnavailable, draft_from_text, register
+from .base import AnswerDraft, AnswererUnavailable, draft_from_text
 from .prompts import build_messages, build_rewrite_messages, build_summary_messages
 
 
@@ -24,7 +24,6 @@ def _one_line(text: str, fallback: str) -> str:
     line = next((ln.strip().strip('"') for ln in text.splitlines() if ln.strip()), "")
     return line if 3 <= len(line) <= 300 else fallback
 
-@register("openai")
 class OpenAICompatibleAnswerer:
     """Any OpenAI-compatible chat endpoint: vLLM, llama.cpp's server, Ollama, OpenAI, Azure OpenAI.
 
@@ -114,7 +113,6 @@ def smollm2_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-@register("llamacpp")
 class LlamaCppAnswerer:
     """A GGUF model run in-process by llama-cpp-python, with the chat template stored in the file."""
 

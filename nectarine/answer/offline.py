@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from ..index.lexical import lexical_tokens
 from ..retrieve.history import condense
 from ..types import AskContext, Message, SearchResult
-from .base import AnswerDraft, register
+from .base import AnswerDraft
 from .units import Unit, looks_like_injection, passage_units
 
 # Words that say nothing about what the user needs (after stemming), beyond BM25's stop words.
@@ -27,9 +27,11 @@ GENERIC = {"nectain", "get", "work", "use", "need", "want", "pleas", "help", "th
 HOW_TO = re.compile(r"\b(how|steps?|set ?up|configure|enable|disable|create|add|install|connect|turn (on|off)|change|reset|export|import)\b", re.I)
 
 
-@register("offline")
 class OfflineAnswerer:
     name = "offline"
+    # What the assistant asks of any answerer, instead of testing for the name "offline":
+    extractive = True  # it only quotes the passages, so its draft needs no model-output verification or fallback
+    wants_idf = True  # build it with the live index's term statistics: cls(idf=reader.lexical.idf, ...)
 
     def __init__(self, *, max_words: int = 90, max_passages: int = 4, idf: Callable[[Sequence[str]], dict[str, float]] | None = None,
                  max_list_items: int = 15) -> None:

@@ -276,12 +276,21 @@ def export_onnx(model_path: str, *, quantized: bool = False) -> Path:
     return int8 if quantized else fp32
 
 
-EMBEDDERS: dict[str, type] = {"sentence-transformers": SentenceTransformerEmbedder}
+DEFAULT_KIND = "sentence-transformers"
 
 
 @functools.lru_cache(maxsize=4)
-def get_embedder(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, kind: str = "sentence-transformers") -> Embedder:
-    """A shared embedder per (model, backend): loading takes seconds, so each process loads once."""
-    if kind not in EMBEDDERS:
-        raise EmbedderError(f"unknown embedder kind {kind!r}; available: {', '.join(EMBEDDERS)}")
-    return EMBEDDERS[kind](model, backend=backend)
+def get_embedder(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, kind: str | None = None) -> Embedder:
+    """A shared embedder per (model, backend, kind): loading takes seconds, so each process loads once.
+
+    ``kind`` names an installed embedder (entry point group ``nectarine.embedders``): the built-in
+    ``sentence-transformers``, the test fake ``fake``, or a plugin's. Without it, a ``model`` that is
+    itself the name of an installed embedder means that embedder (``get_embedder("fake")``, and an
+    index built with it records ``"fake"`` as its model), and any other model is a sentence-transformers one.
+    An unknown kind raises :class:`~nectarine.errors.OptionError` listing the installed ones.
+    """
+    from ..plugins import EMBEDDERS, load, names
+
+    if kind is None:
+        kind = model if model != DEFAULT_KIND and model in names(EMBEDDERS) else DEFAULT_KIND
+    return load(EMBEDDERS, kind)(model, backend=backend)

@@ -325,10 +325,32 @@ class BeirJsonlLoader:
         return docs
 
 
-LOADERS: dict[str, type] = {}
-for _loader in (MarkdownLoader, TextLoader, HtmlLoader, BeirJsonlLoader):
-    for _suffix in _loader.suffixes:
-        LOADERS[_suffix] = _loader
+def supported_suffixes() -> list[str]:
+    """The file suffixes a loader is installed for (entry point group ``nectarine.loaders``), sorted."""
+    from ..plugins import LOADERS, names
+
+    return names(LOADERS)
+
+
+def check_supported(path: Path) -> str:
+    """``path``'s suffix if a loader is installed for it (nothing imported), else :class:`SkipFile` saying what is."""
+    from ..plugins import LOADERS, registry
+
+    suffix = path.suffix.lower()
+    if suffix not in registry(LOADERS):
+        raise SkipFile(f"unsupported file type {path.suffix or '(no extension)'}; supported: {', '.join(supported_suffixes())}")
+    return suffix
+
+
+def loader_for(path: Path) -> type[Loader]:
+    """The loader installed for ``path``'s suffix, built-in or a plugin's (:mod:`nectarine.plugins`).
+
+    An unsupported suffix raises :class:`SkipFile`; a plugin that fails to import raises
+    :class:`~nectarine.plugins.PluginError` naming it (ingest reports the file as skipped with that reason).
+    """
+    from ..plugins import LOADERS, load
+
+    return load(LOADERS, check_supported(path))
 
 
 # --------------------------------------------------------------------------- discovery
@@ -471,8 +493,7 @@ def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | Non
     grown between the check and the read cannot slip through. With ``root``, a file whose real path
     has left ``root`` since it was discovered is refused.
     """
-    if path.suffix.lower() not in LOADERS:
-        raise SkipFile(f"unsupported file type {path.suffix or '(no extension)'}; supported: {', '.join(sorted(LOADERS))}")
+    check_supported(path)  # an unsupported type is refused before the file is opened
     real = os.path.realpath(path)
     if root is not None and not _inside(Path(real), Path(os.path.realpath(root))):
         raise SkipFile(f"links outside the corpus folder to {real}; copy the file in if it belongs to the docs")
@@ -510,6 +531,6 @@ def load_file(path: Path, root: Path, raw: bytes | None = None) -> tuple[list[Do
     """Load one file, returning its documents and any partial problems (bad JSONL lines)."""
     if raw is None:
         raw = read_source(path)
-    loader = LOADERS[path.suffix.lower()]()
+    loader = loader_for(path)()
     docs = loader.load(path, root, raw)
     return docs, list(getattr(loader, "bad_lines", []))
