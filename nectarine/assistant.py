@@ -30,18 +30,50 @@ class _Live:
 
     reader: IndexReader
     retriever: HybridRetriever
-    offline: object
+    offline: object  # the extractive fallback every answer can use
+    answerer: object  # the configured answerer (the fallback itself by default)
     trusted: tuple[str, ...] | None = None  # the trusted domains the index was screened with
 
     @classmethod
-    def over(cls, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None) -> _Live:
+    def over(cls, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None, configured: _Configured) -> _Live:
         from .answer.base import get_answerer
 
         try:
             trusted = tuple(reader.files().get("safety", {}).get("key", {}).get("trusted") or ()) or None
         except (OSError, ValueError):
             trusted = None
-        return cls(reader, HybridRetriever(reader, embedder, settings), get_answerer("offline", idf=reader.lexical.idf), trusted)
+        offline = get_answerer(FALLBACK_ANSWERER, idf=reader.lexical.idf)
+        return cls(reader, HybridRetriever(reader, embedder, settings), offline, configured.for_generation(reader, offline), trusted)
+
+
+FALLBACK_ANSWERER = "offline"  # extractive: what an answer falls back on when a model is unavailable or unverifiable
+
+
+class _Configured:
+    """The answerer asked for, built once; or, if it reads the index's term statistics (``wants_idf``),
+    once per index generation, so a re-index never leaves it on the old statistics."""
+
+    def __init__(self, name: str, options: dict | None) -> None:
+        from .plugins import ANSWERERS, load
+
+        self.name, self.options = name, dict(options or {})
+        self.cls = load(ANSWERERS, name)
+        self.per_generation = getattr(self.cls, "wants_idf", False)
+        self.fixed = None if self.per_generation else self.cls(**self.options)
+
+    @classmethod
+    def given(cls, answerer) -> _Configured:
+        self = cls.__new__(cls)
+        self.name, self.options, self.cls = getattr(answerer, "name", "custom"), {}, type(answerer)
+        self.per_generation, self.fixed = False, answerer
+        return self
+
+    def for_generation(self, reader: IndexReader, fallback):
+        if not self.per_generation:
+            return self.fixed
+        if self.name == FALLBACK_ANSWERER and not self.options:
+            return fallback
+        return self.cls(idf=reader.lexical.idf, **self.options)
 
 
 def _allow_list(items: Sequence[str] | None) -> frozenset[str]:
@@ -66,13 +98,12 @@ class Nectarine:
     def __init__(self, reader: IndexReader, embedder: Embedder, settings: RetrieverSettings | None = None, *,
                  answerer: str = "offline", answerer_options: dict | None = None,
                  allow_flagged: Sequence[str] | None = None) -> None:
-        from .answer.base import get_answerer
         from .answer.confidence import ConfidenceModel
         from .answer.verify import CitationVerifier
 
         self.embedder = embedder
-        self._live = _Live.over(reader, embedder, settings)
-        self.answerer = self.offline if answerer == "offline" else get_answerer(answerer, **(answerer_options or {}))
+        self._configured = _Configured(answerer, answerer_options)
+        self._live = _Live.over(reader, embedder, settings, self._configured)
         self.verifier = CitationVerifier(embedder)
         self.confidence = ConfidenceModel.load()
         self.allow_flagged = _allow_list(allow_flagged)
@@ -151,6 +182,18 @@ class Nectarine:
         return self._live.offline
 
     @property
+    def answerer(self):
+        return self._live.answerer
+
+    @answerer.setter
+    def answerer(self, answerer) -> None:
+        """Use an answerer object built elsewhere (kept across re-indexes)."""
+        import dataclasses
+
+        self._configured = _Configured.given(answerer)
+        self._live = dataclasses.replace(self._live, answerer=answerer)
+
+    @property
     def manifest(self):
         return self.reader.manifest
 
@@ -165,7 +208,7 @@ class Nectarine:
         if current_generation(root) in (None, live.reader.folder.name):
             return False
         reader = IndexReader.open(root)
-        self._live = _Live.over(reader, self.embedder, live.retriever.settings)
+        self._live = _Live.over(reader, self.embedder, live.retriever.settings, self._configured)
         return True
 
     def warm_up(self) -> None:
@@ -353,7 +396,7 @@ class _Asking:
         """With an LLM: the follow-up rewritten to stand alone, and translated, for retrieval only."""
         from .answer.base import AnswererUnavailable
 
-        rewrite = getattr(self.nec.answerer, "standalone_query", None)
+        rewrite = getattr(self.live.answerer, "standalone_query", None)
         if rewrite is not None and (self.history or language != "en"):
             try:
                 return rewrite(self.question, self.history), []
@@ -369,10 +412,10 @@ class _Asking:
         """The configured answerer's draft; the offline one's when the model is unavailable."""
         from .answer.base import AnswererUnavailable, draft_from_text
 
-        answerer, offline = self.nec.answerer, self.live.offline
+        answerer, offline = self.live.answerer, self.live.offline
         kwargs = {"history": self.history, "context": self.ctx}
         try:
-            if on_delta is not None and answerer is not offline and results:
+            if on_delta is not None and not _extractive(answerer) and results:
                 parts: list[str] = []
                 for delta in answerer.stream(self.question, results, **kwargs):
                     parts.append(delta)
@@ -390,10 +433,10 @@ class _Asking:
         """Every sentence checked against the passage it cites; if nothing a model wrote holds, the passages' own words."""
         live, verifier = self.live, self.nec.verifier
         vectors = None
-        if answerer is not live.offline and results and all(r.row is not None for r in results):
+        if not _extractive(answerer) and results and all(r.row is not None for r in results):
             vectors = np.asarray(live.reader.vectors[[r.row for r in results]])  # semantic support for generated text
         verified = verifier.verify(draft.text, results, vectors)
-        if answerer is not live.offline and not verified.text and results:
+        if not _extractive(answerer) and not verified.text and results:
             dropped = len(verified.sentences)
             fallback = verifier.verify(live.offline.answer(self.question, results, history=self.history, context=self.ctx).text, results)
             if fallback.text:
@@ -442,3 +485,8 @@ class _Asking:
             timings_ms={k_: round(v * 1000, 2) for k_, v in self.timings.items()},
             session_id=self.ctx.session_id,
         )
+
+
+def _extractive(answerer) -> bool:
+    """An answerer that only quotes the passages: its draft needs no model-output verification or fallback."""
+    return getattr(answerer, "extractive", False)

@@ -63,5 +63,9 @@ class StoreError(NectarineError, RuntimeError):
     """The ticket database cannot be used; the message names it (password masked) and what to do."""
 
 
+class PluginError(NectarineError, RuntimeError):
+    """A plugin is declared but cannot be loaded; the message names its package and entry point."""
+
+
 class AnswererUnavailable(NectarineError, RuntimeError):
     """The answerer cannot answer now (endpoint down, model missing); callers fall back to offline."""

@@ -46,7 +46,7 @@ import functools
 from importlib.metadata import EntryPoint, entry_points
 from typing import NamedTuple
 
-from .errors import NectarineError, OptionError
+from .errors import OptionError, PluginError  # noqa: F401 - PluginError is raised here and re-exported
 
 ANSWERERS = "nectarine.answerers"
 LOADERS = "nectarine.loaders"
@@ -56,10 +56,6 @@ GROUPS = (ANSWERERS, LOADERS, EMBEDDERS, SINKS)
 # What one item of each group is called in messages ("unknown answerer 'x'; installed: ...").
 KINDS = {ANSWERERS: "answerer", LOADERS: "file type", EMBEDDERS: "embedder", SINKS: "delivery sink"}
 BUILT_IN = "nectarine"
-
-
-class PluginError(NectarineError, RuntimeError):
-    """A plugin is declared but cannot be loaded; the message names its package and entry point."""
 
 
 class Plugin(NamedTuple):
@@ -114,7 +110,7 @@ def load(group: str, name: str):
     """
     ep = registry(group).get(name)
     if ep is None:
-        raise OptionError(f"unknown {KINDS.get(group, group)} {name!r}; installed: {', '.join(names(group)) or '(none)'}")
+        raise OptionError(f"unknown {KINDS.get(group, group)} {name!r}; choose one of: {', '.join(names(group)) or '(none installed)'}")
     return _load(ep)
 
 

@@ -158,9 +158,9 @@ def test_answer_base_no_longer_imports_the_answerers():
 @pytest.mark.parametrize(
     ("lookup", "listed"),
     [
-        (lambda: get_answerer("gpt-7"), "unknown answerer 'gpt-7'; installed: llamacpp, offline, openai"),
-        (lambda: get_embedder(kind="word2vec"), "unknown embedder 'word2vec'; installed: fake, sentence-transformers"),
-        (lambda: plugins.load(plugins.SINKS, "pager"), "unknown delivery sink 'pager'; installed: email, webhook"),
+        (lambda: get_answerer("gpt-7"), "unknown answerer 'gpt-7'; choose one of: llamacpp, offline, openai"),
+        (lambda: get_embedder(kind="word2vec"), "unknown embedder 'word2vec'; choose one of: fake, sentence-transformers"),
+        (lambda: plugins.load(plugins.SINKS, "pager"), "unknown delivery sink 'pager'; choose one of: email, webhook"),
         (lambda: plugins.names("nectarine.widgets"), "unknown plugin group 'nectarine.widgets'"),
     ],
 )

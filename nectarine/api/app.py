@@ -29,6 +29,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from ..errors import NectarineError
+from ..plugins import ANSWERERS, load
 from ..store import masked
 from ..settings import Settings
 from .deps import Runtime, client_address
@@ -222,7 +223,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
 
         # Offline answers are CPU work: four threads finish sooner than forty sharing two cores
         # (p95 at 32 clients 857 -> 609 ms, BENCHMARKS.md). LLM answers mostly wait, so they keep more.
-        threads = settings.threads or (4 if settings.answerer == "offline" else 40)
+        threads = settings.threads or (4 if getattr(load(ANSWERERS, settings.answerer), "extractive", False) else 40)
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         rt.handoff = anyio.CapacityLimiter(settings.handoff_threads)
         try:

@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import NectarineError, NothingIngested
-from . import answers, ingest, serve, tickets
+from . import answers, ingest, plugins, serve, tickets
 from . import eval as eval_commands
 from .common import err, fail
 
@@ -63,7 +63,7 @@ app.command()(answers.chat)
 app.command()(answers.start)
 app.command()(serve.serve)
 app.command()(tickets.gaps)
-# The lead's `nectarine plugins` command goes here: app.command()(plugins.plugins), with cli/plugins.py.
+app.command()(plugins.plugins)
 app.add_typer(eval_commands.app, name="eval")
 app.add_typer(tickets.app, name="ticket")
 

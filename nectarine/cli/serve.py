@@ -48,5 +48,7 @@ def serve(
     os.environ.update(worker_env(settings, workers))
     # The app reads X-Forwarded-For itself, from NECTARINE_TRUSTED_PROXIES only: uvicorn's own proxy
     # handling trusts 127.0.0.1 by default, which would let anyone behind a local proxy pick their address.
+    # A worker answers uvicorn's health pings from a thread, which waits for the GIL while the model loads;
+    # on a busy machine that took over uvicorn's 5 s and the parent killed every worker as it started.
     uvicorn.run("nectarine.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                proxy_headers=False)
+                proxy_headers=False, timeout_worker_healthcheck=60)
