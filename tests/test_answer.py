@@ -208,7 +208,7 @@ def test_planted_instructions_are_never_quoted(hostile_nec):
 def test_markup_from_documents_is_escaped(hostile_nec):
     answer = hostile_nec.ask("how do I embed a custom widget with HTML?")
     assert "<script" not in answer.text and "<img" not in answer.text
-    assert "&lt;script&gt;" in answer.text or "&lt;img" in answer.text
+    assert "&lt;" in answer.text  # the document's markup is shown as characters
     assert "javascript:" not in answer.text
 
 

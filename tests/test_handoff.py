@@ -1,6 +1,7 @@
 """Handoff: redaction, bounded logs, the ticket draft and the priority classifier."""
 
 import pytest
+from pydantic import ValidationError
 
 from nectarine.handoff.draft import Attachment, TicketDraft, draft_ticket, parse_user_agent
 from nectarine.handoff.logs import LogError, bound_log, decode_log, error_messages
@@ -148,7 +149,7 @@ def test_non_english_draft_is_flagged_for_translation(classifier):
 def test_invalid_draft_input_names_the_field(classifier):
     with pytest.raises(ValueError, match="at least one user message"):
         draft_ticket([{"role": "assistant", "content": "hi"}], classifier=classifier)
-    with pytest.raises(Exception, match="kind"):
+    with pytest.raises(ValidationError, match="kind"):
         Attachment(name="x", kind="video")
-    with pytest.raises(Exception, match="priority"):
+    with pytest.raises(ValidationError, match="priority"):
         TicketDraft(title="t", description="d", priority="urgent")

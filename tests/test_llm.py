@@ -123,7 +123,7 @@ def test_fallback_when_the_server_is_stopped(nec):
     answerer = get_answerer("openai", base_url=f"http://127.0.0.1:{port}/v1", model="smollm2", timeout=60, max_retries=0)
     tested = with_answerer(nec, answerer)
     first = tested.ask("what does 429 RATE_LIMITED mean")
-    assert first.answerer == "openai" or "could not be verified" in " ".join(first.notes)  # the server answered
+    assert not any("cannot be reached" in n or "unavailable" in n for n in first.notes), first.notes  # the server answered
     proc.terminate()
     proc.wait(timeout=30)
     answer = tested.ask("what does 429 RATE_LIMITED mean")
