@@ -19,41 +19,23 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .. import signals
+
 # The caps (why each value: one line each). A question from the panel is at most 4,000 characters.
 MAX_ESCALATION_CHARS = 8_000  # the rules read the head and tail 4,000 of a message: a whole panel question, and where it ends
 MAX_LANGUAGE_CHARS = 4_000  # lingua is as sure after a few hundred characters; its cost grows with the text (~0.7 s per MB)
 
-_ALL = r"(every\s?(one|body)|all (our |the |of (our |the ))?(users|staff|employees|people|colleagues)|the (whole|entire) (company|org\w*|team|tenant|workspace)|nobody|no ?one|company[- ]wide|alle[nm]?|tout le monde|personne|todos|nadie|tutti|nessuno|wszyscy|nikt)"
+# The rules, in the order they are tried. Each concept is defined once, in ``nectarine/signals.py``,
+# and the ticket priority reads the same compiled patterns, so the two cannot disagree about a message.
 RULES: list[tuple[str, str, re.Pattern]] = [
-    ("human-request", "asks for a person", re.compile(
-        r"\b((talk|speak|chat) (to|with) (a |an |some)?(human|person|agent|someone|somebody|real person|support)|"
-        r"(get|want|need) (me )?(a |an )?(human|real person|agent|support person)|human (support|agent|please)|"
-        r"(contact|call|escalate to|open a ticket with|get me) (your )?support|open a (support )?ticket|"
-        r"mit einem menschen|einen mitarbeiter|parler à (un|une) (humain|personne|conseiller)|hablar con (una persona|un humano|alguien)|"
-        r"parlare con (una persona|un operatore)|porozmawiać z (człowiekiem|konsultantem))", re.I)),
-    ("security", "security incident or unauthorised access", re.compile(
-        r"\b(breach\w*|hack(ed|er)|compromis\w+|unauthori[sz]ed|intrusion|leak(ed)?|stolen (token|password|credential)s?|"
-        r"(logged|signed) in as (our|my|the) \w+|someone (else )?(logged|signed) in|suspicious (login|sign.in|access)|ransomware|phishing|"
-        r"exfiltrat\w+|(ex|former)[- ]employee\W.{0,80}(logged|signed|export|access|download)\w*|"
-        r"sicherheitsvorfall|unbefugt\w*|violation de (données|sécurité)|accès non autorisé|acceso no autorizado|accesso non autorizzato|nieautoryzowan\w+)", re.I | re.S)),
-    ("data-loss", "data loss or corruption", re.compile(
-        r"\b((data|records?|entries|files?|attachments?|history) (is |are |were |was |has been |have been )?(gone|lost|vanished|disappeared|missing|wiped|deleted|corrupt\w*)|"
-        r"(lost|losing|deleted|wiped) (all |half |most |some )?(of )?(our |the |my )?(data|records)|corrupt\w*|"
-        r"datenverlust|daten (sind )?(weg|verloren|gelöscht)|perte de données|données (perdues|supprimées|disparues)|pérdida de datos|datos (perdidos|borrados)|"
-        r"dati (persi|cancellati)|utrat\w+ danych)", re.I)),
-    ("login-all", "nobody can log in", re.compile(
-        _ALL + r"\W+(\w+\W+){0,6}?(can'?n?o?t|cannot|unable to|is unable to|are unable to|kann|können|ne peut|ne peuvent|no puede|pueden|può|mogą)\W+(\w+\W+){0,3}?"
-        r"(log ?in|sign ?in|access|anmelden|einloggen|se connecter|iniciar sesión|acceder|accedere|zalogować)", re.I)),
-    ("login-all", "nobody can log in", re.compile(
-        r"\b(nobody|no ?one|none of (us|our users)|niemand|personne|nadie|nessuno|nikt)\W+(\w+\W+){0,6}?(can|could|is able to|kann|peut|puede|può|może)\W+(\w+\W+){0,2}?"
-        r"(log ?in|sign ?in|access|anmelden|einloggen|se connecter|iniciar sesión|acceder|accedere|zalogować)", re.I)),
-    ("outage", "outage for everyone", re.compile(
-        r"\b((nectain|the (app|platform|system|site|service)|everything|it) (is |'s )?(completely )?(down|offline|unreachable|not loading)( for (everyone|all|the whole))?|"
-        r"(complete|total|full|major) (outage|downtime)|outage|down for (everyone|all|the whole)|503 for everyone|"
-        r"nicht erreichbar|komplett ausgefallen|ausfall|panne (générale|totale)|est en panne|caída total|está caído|non funziona per nessuno|awaria)", re.I)),
+    ("human-request", "asks for a person", signals.HUMAN_REQUEST.regex),
+    ("security", "security incident or unauthorised access", signals.SECURITY.regex),
+    ("data-loss", "data loss or corruption", signals.DATA_LOSS.regex),
+    ("login-all", "nobody can log in", signals.EVERYONE_CANNOT_SIGN_IN.regex),
+    ("outage", "outage for everyone", signals.TOTAL_OUTAGE.regex),
 ]
 # "everyone gets AUTH-1003": a documented error, but company-wide, so the documented fix did not fix it.
-_COMPANY_WIDE_ERROR = re.compile(_ALL + r"\W+(\w+\W+){0,5}?(gets?|see|sees|getting|seeing|hits?|receives?|bekommt|reçoit|recibe|riceve)\W", re.I)
+_COMPANY_WIDE_ERROR = signals.EVERYONE_GETS_ERROR.regex
 
 
 @dataclass(frozen=True)

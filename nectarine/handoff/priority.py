@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import signals
 from ..types import Choice
 
 MODEL_FILE = Path(__file__).with_name("priority_model.npz")
@@ -118,17 +119,10 @@ def _rx(*parts: str) -> re.Pattern:
     return re.compile("|".join(parts), re.I)
 
 
-# Signals, each a pattern over several languages (en, de, fr, es, it, pt, nl, pl, ru, uk, ja).
+# Signals, each a pattern over several languages (en, de, fr, es, it, pt, nl, pl, ru, uk, ja). Scope "everyone", outage,
+# security, data loss and sign-in are the shared concepts of ``nectarine/signals.py`` (escalation reads the same patterns).
 SIGNALS: dict[str, re.Pattern] = {
-    "scope_all": _rx(
-        r"\b(every\s?(one|body)|all (of )?(our |the )?(users|staff|employees|people|colleagues|accounts|tenants|services)|"
-        r"(the )?(whole|entire) (company|org\w*|workspace|tenant)|company[- ]wide|nobody|no ?one|none of us)\b",
-        r"\b(alle (nutzer|benutzer|mitarbeiter|anwender)|niemand|gesamte[nr]? (firma|unternehmen))\b",
-        r"\b(tous les (utilisateurs|employés|collaborateurs)|tout le monde|personne ne|toute l'entreprise)\b",
-        r"\b(todos los (usuarios|empleados)|nadie|toda la empresa)\b", r"\b(tutti gli (utenti|dipendenti)|nessuno|tutta l'azienda)\b",
-        r"\b(todos os (usuários|utilizadores|funcionários)|ninguém)\b", r"\b(alle gebruikers|niemand)\b",
-        r"\b(wszyscy|nikt|wszystkich użytkowników)\b", r"(все пользователи|никто|всех пользователей|всі користувачі|ніхто)", r"(全員|全ユーザー|誰も)",
-    ),
+    "scope_all": signals.EVERYONE.regex,  # the shared concepts: defined once in nectarine/signals.py, read by escalation too
     "scope_many": _rx(
         r"\b(many|multiple|several|lots of|most|hundreds of|dozens of|a large (group|number))\b( of)? (our )?(users|people|staff|employees|colleagues|accounts)",
         r"\b\d{2,}\s*(users|people|staff|employees|colleagues|accounts|agents)\b", r"\b(viele|mehrere) (nutzer|benutzer|mitarbeiter)",
@@ -149,35 +143,10 @@ SIGNALS: dict[str, re.Pattern] = {
         r"\b(algunos|dos|tres) (usuarios|compañeros)", r"\b(alcuni|due|tre) (utenti|colleghi)", r"\b(alguns|dois|três) (usuários|colegas)",
         r"\b(enkele|twee|drie) (gebruikers|collega's)", r"\b(kilku|dwóch|trzech) (użytkowników|pracowników)", r"(несколько пользователей|двое|кілька користувачів)",
     ),
-    "impact_outage": _rx(
-        r"\b(outage|down(time)?|offline|unreachable|not reachable|unavailable|not loading|won'?t load|does ?n[o']t load|503|502|500 error|blank page|site is dead)\b",
-        r"\b(ausfall|nicht erreichbar|ausgefallen|funktioniert nicht)\b", r"\b(panne|indisponible|inaccessible|ne fonctionne plus|hors service)\b",
-        r"\b(caída|caído|no funciona|inaccesible)\b", r"\b(non raggiungibile|non funziona|fuori servizio)\b", r"\b(fora do ar|indisponível|não funciona)\b",
-        r"\b(storing|onbereikbaar|werkt niet)\b", r"\b(awaria|nie działa|niedostępn\w+)\b", r"(не работает|недоступ\w+|сбой|не працює|недоступн)", r"(ダウン|停止|つながらない|アクセスできない)",
-    ),
-    "impact_security": _rx(
-        r"\b(breach\w*|hack(ed|er)?|compromis\w+|unauthori[sz]ed|intrusion|leak(ed|ing)?|phishing|ransomware|malware|exfiltrat\w+|"
-        r"suspicious (login|sign.?in|activity|access)|stolen|vulnerab\w+|xss|injection|privilege escalation|exposed (data|token|key))\b",
-        r"\b(ex-?employee|former employee)\b.{0,120}\b(log(ged)? ?in|access|export|download)", r"\bsee (other|another) (tenant|customer|company)'?s? data",
-        r"\b(sicherheitslücke|unbefugt\w*|datenleck|gehackt)\b", r"\b(faille|piraté|fuite de données|accès non autorisé)\b", r"\b(brecha|hackeado|acceso no autorizado|fuga de datos)\b",
-        r"\b(violazione|accesso non autorizzato|hackerato)\b", r"\b(invasão|acesso não autorizado|vazamento)\b", r"\b(datalek|onbevoegd\w*|gehackt)\b",
-        r"\b(wyciek|nieautoryzowan\w+|włamanie)\b", r"(взлом|несанкционирован\w+|утечк\w+|злам|несанкціонован)", r"(不正アクセス|情報漏洩|乗っ取)",
-    ),
-    "impact_data_loss": _rx(
-        r"\b(data loss|lost (all |our |the )?(data|records)|(records?|data|entries|attachments?) (are |were |is |was |have been |has been )?(gone|lost|deleted|vanished|missing|disappeared|wiped)|corrupt\w*|wiped)\b",
-        r"\b(datenverlust|daten (sind )?(weg|verloren|gelöscht)|beschädigt)\b", r"\b(perte de données|données (perdues|supprimées|disparues)|corrompu\w*)\b",
-        r"\b(pérdida de datos|datos (perdidos|borrados|desaparecidos)|corrupt\w*)\b", r"\b(perdita di dati|dati (persi|cancellati|spariti)|corrott\w*)\b",
-        r"\b(perda de dados|dados (perdidos|apagados|sumiram)|corromp\w*)\b", r"\b(gegevensverlies|gegevens (kwijt|verdwenen)|corrupt)\b",
-        r"\b(utrat\w+ danych|dane (zniknęły|usunięte)|uszkodzon\w+)\b", r"(потер\w+ данных|данные (пропали|удалены)|втрат\w+ даних)", r"(データ(が)?消え|データ損失|破損)",
-    ),
-    "impact_login": _rx(
-        r"\b(can'?n?o?t|cannot|unable to|not able to|no longer|impossible to|fail\w* to) (log ?in|sign ?in|access|authenticate|get in)|"
-        r"\b(login|sign.?in|sso|authentication) (fail\w*|broken|error|not working|loop\w*)|\bauth-10\d\d\b",
-        r"\b(anmelden|einloggen|login) (nicht|unmöglich|fehlgeschlagen)|kann (mich|sich) nicht (an|ein)melden|können sich nicht anmelden",
-        r"\b(se connecter|connexion) (impossible|échoue)|ne (peut|peuvent|peux) (pas|plus) se connecter", r"\bno (puede|pueden|puedo) (iniciar sesión|entrar|acceder)",
-        r"\bnon (riesce|riescono|riesco) (ad|a) (accedere|entrare)", r"\bnão (consegue|conseguem|consigo) (entrar|acessar|fazer login)",
-        r"\b(kan|kunnen) niet (inloggen|aanmelden)", r"\bnie (może|mogą|mogę) się zalogować", r"(не (может|могут|могу) войти|не (може|можуть) увійти)", r"(ログインできない)",
-    ),
+    "impact_outage": signals.OUTAGE.regex,
+    "impact_security": signals.SECURITY.regex,
+    "impact_data_loss": signals.DATA_LOSS.regex,
+    "impact_login": signals.CANNOT_SIGN_IN.regex,
     "impact_blocked": _rx(
         r"\b(can'?n?o?t|cannot|unable to|not able to|blocked from|prevents? (me|us|them) from|stuck) (submit|approve|complete|finish|send|run|close|pay|process|sign|release)\w*",
         r"\b(deadline|due (today|tomorrow|by)|payroll|month.end|year.end|quarter.end|audit|invoice run|regulator|customs|shipment)\b", r"\bcritical\b",
