@@ -119,8 +119,12 @@ class Nectarine:
         answerer: str = "offline",
         answerer_options: dict | None = None,
         allow_flagged: Sequence[str] | None = None,
+        embedder_options: dict | None = None,
     ) -> Nectarine:
         """Open the live generation of ``index_dir`` with the embedding model it was built with.
+
+        ``embedder_options``: keyword arguments for :func:`~nectarine.index.embedder.get_embedder`
+        when no ``embedder`` is given (``threads``, ``cache_dir``).
 
         ``allow_flagged``: document ids or paths (``docs/how-to/page``, ``corpus/docs/how-to/page.md``;
         ``"*"`` for all) whose passages flagged as unsafe at ingest an administrator has checked and
@@ -129,7 +133,7 @@ class Nectarine:
         reader = IndexReader.open(Path(index_dir))
         built = reader.manifest.model
         if embedder is None:
-            embedder = get_embedder(built["name"], backend or built.get("backend", "torch"))
+            embedder = get_embedder(built["name"], backend or built.get("backend", "torch"), **(embedder_options or {}))
         elif vector_space(embedder) != built.get("vector_space", built["name"]) or embedder.dimension != reader.manifest.dimension:
             raise IndexLoadError(
                 f"index at {index_dir} was built with {built.get('vector_space', built['name'])!r} ({reader.manifest.dimension} "

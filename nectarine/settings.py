@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 DEFAULT_DATABASE_URL = "sqlite:///data/nectarine.db"
+DEFAULT_CACHE = "~/.cache/nectarine"
+DEFAULT_LLM_BASE_URL = "http://127.0.0.1:8080/v1"
+DEFAULT_LLM_MODEL = "local-model"
 
 
 class Settings(BaseSettings):
@@ -52,6 +57,17 @@ class Settings(BaseSettings):
     # a client sending the largest drafts the limits allow can then never take the threads answers need.
     handoff_threads: int = Field(default=1, ge=1, le=16)
     answerer: str = "offline"  # or openai (NECTARINE_LLM_BASE_URL, NECTARINE_LLM_MODEL, NECTARINE_LLM_API_KEY), llamacpp
+    # The OpenAI-compatible endpoint the openai answerer talks to, the model it asks for, and its API key
+    # (none: local servers such as llama.cpp's or vLLM's need none). Passed to OpenAICompatibleAnswerer.
+    llm_base_url: str = DEFAULT_LLM_BASE_URL
+    llm_model: str = DEFAULT_LLM_MODEL
+    llm_api_key: SecretStr | None = None
+    # Domains (each with its subdomains) the docs may send readers to, besides nectain.com and the other
+    # defaults of nectarine.ingest.safety: a JSON list, or comma-separated as in earlier releases.
+    trusted_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where the embedding model exported to ONNX is kept (~ is expanded to the user's home).
+    cache: str = Field(default=DEFAULT_CACHE, validate_default=True)
+    embed_threads: int = Field(default=0, ge=0)  # onnxruntime threads per embedding; 0: min(4, cores)
     # Documents flagged at ingest as unsafe (asking for credentials or personal data to be sent elsewhere)
     # that an admin has reviewed and allows in answers, by document id or path.
     allow_flagged: list[str] = Field(default_factory=list)
@@ -87,6 +103,37 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network; write e.g. 10.0.0.5 or 10.0.0.0/8") from None
         return v
+
+    @field_validator("trusted_domains", mode="before")
+    @classmethod
+    def _domain_list(cls, v):
+        if isinstance(v, str):  # from the environment: JSON, or comma-separated
+            text = v.strip()
+            if text.startswith("["):
+                try:
+                    v = json.loads(text)
+                except ValueError:
+                    raise ValueError(f"{v!r} is not a JSON list; write e.g. [\"partner.com\"] or partner.com,other.org") from None
+            else:
+                v = text.split(",")
+        if isinstance(v, (list, tuple)):
+            v = [str(d).strip().lower().lstrip(".") for d in v]
+            return [d for d in v if d]
+        return v
+
+    @field_validator("cache")
+    @classmethod
+    def _expanded(cls, v: str) -> str:
+        return str(Path(v or DEFAULT_CACHE).expanduser())
+
+    def embedder_options(self) -> dict:
+        """Keyword arguments for ``get_embedder`` and ``Nectarine.load(embedder_options=...)``."""
+        return {"threads": self.embed_threads or None, "cache_dir": self.cache}
+
+    def llm_options(self) -> dict:
+        """Keyword arguments for the openai answerer (``OpenAICompatibleAnswerer``)."""
+        key = self.llm_api_key.get_secret_value() if self.llm_api_key is not None else None
+        return {"base_url": self.llm_base_url, "model": self.llm_model, "api_key": key}
 
     @model_validator(mode="after")
     def _email_needs_a_recipient(self):

@@ -86,11 +86,14 @@ def test_ordinary_docs_text_is_not_flagged(text):
 
 
 def test_trusted_domains_can_be_extended(monkeypatch):
+    from nectarine.ingest.safety import trusted_domains
+
     text = "Contact help@partner-support.com for the connector."
     assert unsafe_reasons(text)
     assert unsafe_reasons(text, trusted=["nectain.com", "partner-support.com"]) == []
-    monkeypatch.setenv("NECTARINE_TRUSTED_DOMAINS", "partner-support.com")
-    assert unsafe_reasons(text) == []
+    assert unsafe_reasons(text, trusted_domains(["Partner-Support.com"])) == []
+    monkeypatch.setenv("NECTARINE_TRUSTED_DOMAINS", "partner-support.com")  # the shells' business: the library ignores it
+    assert unsafe_reasons(text) and "partner-support.com" not in trusted_domains()
 
 
 def test_classifier_is_linear_on_hostile_input():

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..settings import DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL
 from ..types import AskContext, Message, SearchResult
 from .base import AnswerDraft, AnswererUnavailable, draft_from_text
 from .prompts import build_messages, build_rewrite_messages, build_summary_messages
@@ -27,22 +28,24 @@ def _one_line(text: str, fallback: str) -> str:
 class OpenAICompatibleAnswerer:
     """Any OpenAI-compatible chat endpoint: vLLM, llama.cpp's server, Ollama, OpenAI, Azure OpenAI.
 
-    Configured by base URL, model and the *name* of the environment variable that holds the API key
-    (the key itself never sits in configuration). Uses llama-index's ``OpenAILike``, so timeouts,
-    retries with exponential backoff and streaming come from the official ``openai`` client.
+    Configured by base URL, model and API key, given explicitly (the CLI and the service pass
+    ``NECTARINE_LLM_BASE_URL``, ``NECTARINE_LLM_MODEL`` and ``NECTARINE_LLM_API_KEY``; this class never
+    reads the environment). Without a key, none is needed (local servers). Uses llama-index's
+    ``OpenAILike``, so timeouts, retries with exponential backoff and streaming come from the official
+    ``openai`` client.
     """
 
     name = "openai"
 
-    def __init__(self, *, base_url: str | None = None, model: str | None = None, api_key_env: str = "NECTARINE_LLM_API_KEY",
+    def __init__(self, *, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout: float = 30.0, max_retries: int = 2, max_tokens: int = 400, temperature: float = 0.1, llm=None) -> None:
-        self.base_url = base_url or os.environ.get("NECTARINE_LLM_BASE_URL", "http://127.0.0.1:8080/v1")
-        self.model = model or os.environ.get("NECTARINE_LLM_MODEL", "local-model")
+        self.base_url = base_url or DEFAULT_LLM_BASE_URL
+        self.model = model or DEFAULT_LLM_MODEL
         if llm is None:
             from llama_index.llms.openai_like import OpenAILike
 
             llm = OpenAILike(
-                model=self.model, api_base=self.base_url, api_key=os.environ.get(api_key_env, "not-needed"),
+                model=self.model, api_base=self.base_url, api_key=api_key or "not-needed",
                 is_chat_model=True, timeout=timeout, max_retries=max_retries, max_tokens=max_tokens, temperature=temperature,
                 context_window=8192,
             )

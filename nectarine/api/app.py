@@ -262,7 +262,9 @@ def _load(rt: Runtime) -> None:
     if rt.nec is None:
         from ..assistant import Nectarine
 
-        rt.nec = Nectarine.load(settings.index, answerer=settings.answerer, allow_flagged=settings.allow_flagged)
+        rt.nec = Nectarine.load(settings.index, answerer=settings.answerer,
+                                answerer_options=settings.llm_options() if settings.answerer == "openai" else None,
+                                allow_flagged=settings.allow_flagged, embedder_options=settings.embedder_options())
     if not rt.nec.has_store:
         from ..store import TicketStore
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..settings import DEFAULT_DATABASE_URL, Settings
+from ..settings import DEFAULT_DATABASE_URL, DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL, Settings
 
 console = Console()
 err = Console(stderr=True)
@@ -29,8 +29,8 @@ IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder (bui
 DatabaseOpt = Annotated[Optional[str], typer.Option(
     "--database", help=f"Ticket database URL (default $NECTARINE_DATABASE_URL, else {DEFAULT_DATABASE_URL}).")]
 AnswererOpt = Annotated[str, typer.Option(help="offline (default, no LLM), openai (any OpenAI-compatible endpoint) or llamacpp (in-process GGUF).")]
-BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (default $NECTARINE_LLM_BASE_URL); the key is read from $NECTARINE_LLM_API_KEY.")]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name at the endpoint (default $NECTARINE_LLM_MODEL).")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help=f"OpenAI-compatible base URL (default $NECTARINE_LLM_BASE_URL, else {DEFAULT_LLM_BASE_URL}); the key is read from $NECTARINE_LLM_API_KEY.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Model name at the endpoint (default $NECTARINE_LLM_MODEL, else {DEFAULT_LLM_MODEL}).")]
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the language model before falling back to the offline answer.")]
 AllowFlaggedOpt = Annotated[Optional[list[str]], typer.Option(
     "--allow-flagged", help="A document id or path flagged as unsafe at ingest that an admin has checked: use it in answers anyway; repeatable, '*' for all.")]
@@ -70,6 +70,22 @@ def service_settings(**overrides) -> Settings:
         fail(f"invalid NECTARINE_* setting: {exc}")
 
 
+def embedder_options(settings: Optional[Settings] = None) -> dict:
+    """``get_embedder``'s ``threads`` and ``cache_dir``, from ``NECTARINE_EMBED_THREADS`` and ``NECTARINE_CACHE``."""
+    return (settings or service_settings()).embedder_options()
+
+
+def answerer_options(answerer: str, base_url: Optional[str] = None, model: Optional[str] = None, timeout: Optional[float] = None,
+                     settings: Optional[Settings] = None) -> dict:
+    """The options of ``answerer``: for ``openai``, the endpoint, model and key from ``NECTARINE_LLM_*``
+    with ``--base-url``, ``--model`` and ``--timeout`` on top; the other answerers take none from here."""
+    if answerer != "openai":
+        return {}
+    options = (settings or service_settings()).llm_options()
+    options.update({k: v for k, v in {"base_url": base_url, "model": model, "timeout": timeout}.items() if v is not None})
+    return options
+
+
 def database_url(database: Optional[str]) -> str:
     """``--database`` if given, else ``NECTARINE_DATABASE_URL``, else ``DEFAULT_DATABASE_URL``."""
     return database or service_settings().database_url
@@ -99,12 +115,19 @@ def ingest_progress():
         yield tick
 
 
-def run_ingest(paths: list[Path], index: Path, **kwargs):
-    """Ingest with progress bars; returns the report (shared by `ingest` and `start`)."""
+def run_ingest(paths: list[Path], index: Path, *, model: Optional[str] = None, backend: Optional[str] = None,
+               rebuild: bool = False, settings: Optional[Settings] = None, **kwargs):
+    """Ingest with progress bars; returns the report (shared by `ingest`, `start` and `eval`).
+
+    The trusted domains (``NECTARINE_TRUSTED_DOMAINS``) and the embedder's threads and cache
+    (``NECTARINE_EMBED_THREADS``, ``NECTARINE_CACHE``) come from the settings."""
     from ..ingest.pipeline import ingest
 
+    settings = settings or service_settings()
+    kwargs.setdefault("trusted_domains", settings.trusted_domains)
     with ingest_progress() as tick:
-        return ingest(paths, index, progress=tick, **kwargs)
+        return ingest(paths, index, progress=tick, model=model, backend=backend, rebuild=rebuild,
+                      embedder_options=embedder_options(settings), **kwargs)
 
 
 def print_ingest_report(report) -> None:
@@ -154,17 +177,17 @@ def print_ingest_report(report) -> None:
 def load_index(index: Path, backend: Optional[str] = None):
     from ..assistant import Nectarine
 
-    return Nectarine.load(index, backend=backend)
+    return Nectarine.load(index, backend=backend, embedder_options=embedder_options())
 
 
 def load_assistant(index: Path, answerer: str, base_url: Optional[str], model: Optional[str], timeout: float,
                    allow_flagged: Optional[list[str]] = None):
+    """The assistant over ``index``, its answerer configured from ``NECTARINE_LLM_*`` and the options given."""
     from ..assistant import Nectarine
 
-    options = {}
-    if answerer == "openai":
-        options = {k: v for k, v in {"base_url": base_url, "model": model, "timeout": timeout}.items() if v is not None}
-    nec = Nectarine.load(index, answerer=answerer, answerer_options=options, allow_flagged=allow_flagged)
+    settings = service_settings()
+    nec = Nectarine.load(index, answerer=answerer, answerer_options=answerer_options(answerer, base_url, model, timeout, settings),
+                         allow_flagged=allow_flagged, embedder_options=embedder_options(settings))
     nec.warm_up()
     return nec
 

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from ..eval.tables import RETRIEVAL_COLUMNS, answers_table, metrics_table, priority_tables
-from .common import (AnswererOpt, BaseUrlOpt, ModelOpt, TimeoutOpt, console, err, ingest_progress, load_assistant, load_index,
-                     print_ingest_report, progress, write_json, write_report)
+from .common import (AnswererOpt, BaseUrlOpt, ModelOpt, TimeoutOpt, console, err, load_assistant, load_index, print_ingest_report,
+                     progress, run_ingest, write_json, write_report)
 
 app = typer.Typer(help="Offline evaluation: retrieval quality on BEIR-layout datasets.", no_args_is_help=True)
 
@@ -18,12 +18,18 @@ IndexFromDatasetOpt = Annotated[Optional[Path], typer.Option(
     "--index", "-i", help="Index folder; built or updated from the dataset's corpus. Default: indexes/<dataset name>.")]
 
 
+def _build_index(dataset, index: Optional[Path] = None):
+    """``nectarine.eval.setup.build_index`` with progress bars, and the settings' trusted domains and
+    embedder options (``NECTARINE_TRUSTED_DOMAINS``, ``NECTARINE_EMBED_THREADS``, ``NECTARINE_CACHE``)."""
+    from ..eval.setup import default_index
+
+    index = Path(index) if index else default_index(dataset)
+    return index, run_ingest(dataset.corpus_paths, index)
+
+
 def _index_for(dataset, index: Optional[Path]) -> Path:
     """Build or update the dataset's index with progress bars; print the summary when something changed."""
-    from ..eval.setup import build_index
-
-    with ingest_progress() as tick:
-        index, ingested = build_index(dataset, index, progress=tick)
+    index, ingested = _build_index(dataset, index)
     if not ingested.up_to_date:
         print_ingest_report(ingested)
     return index
@@ -148,11 +154,10 @@ def eval_all(
     """Retrieval (all modes), answers and priority on the project's own eval/ sets."""
     from ..eval.answers import evaluate_answers
     from ..eval.retrieval import evaluate_retrieval
-    from ..eval.setup import build_index, load_split
+    from ..eval.setup import load_split
 
     dataset = load_split(Path("eval/nectain"), split)
-    with ingest_progress() as tick:
-        index, _ = build_index(dataset, progress=tick)
+    index, _ = _build_index(dataset)
     nec = load_assistant(index, "offline", None, None, 30.0)
     modes = {}
     with progress() as bars:

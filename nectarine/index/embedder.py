@@ -106,10 +106,13 @@ class SentenceTransformerEmbedder:
     that only counts word pieces, never pays for loading torch and the weights.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, backend: str = "torch", device: str = "cpu", verify: bool = True) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, backend: str = "torch", device: str = "cpu", verify: bool = True,
+                 threads: int | None = None, cache_dir: str | Path | None = None) -> None:
         self.name = model
         self.backend = Backend.from_str(backend)
         self.device = device
+        self.threads = threads or None  # onnxruntime threads per encode (ONNX backends); None: min(4, cores)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()  # where the ONNX export is kept
         self.path, self._sha = resolve_model(model)
         self._verify = verify
         self._model = None
@@ -142,7 +145,8 @@ class SentenceTransformerEmbedder:
         if self._verify and self._sha is not None:
             verify_weights(Path(self.path), self._sha)
         if self.backend is not Backend.TORCH:
-            return OnnxRuntimeEncoder(self.path, quantized=self.backend is Backend.ONNX_INT8, tokenizer=self.tokenizer)
+            return OnnxRuntimeEncoder(self.path, quantized=self.backend is Backend.ONNX_INT8, tokenizer=self.tokenizer,
+                                      threads=self.threads, cache_dir=self.cache_dir)
         from sentence_transformers import SentenceTransformer
 
         try:
@@ -188,19 +192,28 @@ class SentenceTransformerEmbedder:
                 "vector_space": self.vector_space, "max_wordpieces": self.max_wordpieces}
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("NECTARINE_CACHE", Path.home() / ".cache" / "nectarine"))
+def default_cache_dir() -> Path:
+    """Where exported ONNX models are kept unless told otherwise: ``~/.cache/nectarine`` (the shells
+    pass ``NECTARINE_CACHE`` as ``cache_dir``)."""
+    return Path.home() / ".cache" / "nectarine"
+
+
+def default_threads() -> int:
+    """onnxruntime's threads per embedding unless told otherwise: min(4, cores)."""
+    return min(4, os.cpu_count() or 1)
 
 
 class OnnxRuntimeEncoder:
     """A sentence-transformers model (transformer + mean pooling + normalise) run by onnxruntime.
 
-    The ONNX file is exported from the local weights with ``torch.onnx`` on first use and cached
-    (``$NECTARINE_CACHE``, default ``~/.cache/nectarine``); nothing is downloaded. Single short
-    queries run about 2.5x faster than through PyTorch (BENCHMARKS.md), with the same vectors.
+    The ONNX file is exported from the local weights with ``torch.onnx`` on first use and cached under
+    ``cache_dir`` (default ``~/.cache/nectarine``); nothing is downloaded. Single short queries run
+    about 2.5x faster than through PyTorch (BENCHMARKS.md), with the same vectors. ``threads``:
+    onnxruntime's intra-op threads (default min(4, cores)).
     """
 
-    def __init__(self, model_path: str, *, quantized: bool = False, tokenizer=None, threads: int | None = None) -> None:
+    def __init__(self, model_path: str, *, quantized: bool = False, tokenizer=None, threads: int | None = None,
+                 cache_dir: str | Path | None = None) -> None:
         import onnxruntime as ort
 
         folder = Path(model_path)
@@ -209,11 +222,12 @@ class OnnxRuntimeEncoder:
             raise EmbedderError(f"{model_path}: the ONNX backend supports mean-pooling models only; use --backend torch")
         self.max_length = int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
         self.tokenizer = tokenizer
-        onnx_file = export_onnx(model_path, quantized=quantized)
+        onnx_file = export_onnx(model_path, quantized=quantized, cache_dir=cache_dir)
         options = ort.SessionOptions()
-        # NECTARINE_EMBED_THREADS=1 suits a busy service: concurrent requests then use the cores instead
-        # of each query's two threads contending for them (BENCHMARKS.md, service load).
-        options.intra_op_num_threads = threads or int(os.environ.get("NECTARINE_EMBED_THREADS") or 0) or min(4, os.cpu_count() or 1)
+        # One thread (NECTARINE_EMBED_THREADS=1) suits a busy service: concurrent requests then use the
+        # cores instead of each query's two threads contending for them (BENCHMARKS.md, service load).
+        self.threads = threads or default_threads()
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
@@ -235,12 +249,13 @@ class OnnxRuntimeEncoder:
         return out
 
 
-def export_onnx(model_path: str, *, quantized: bool = False) -> Path:
-    """The model's transformer as ONNX (fp32, or int8 with dynamic quantisation), exported once."""
+def export_onnx(model_path: str, *, quantized: bool = False, cache_dir: str | Path | None = None) -> Path:
+    """The model's transformer as ONNX (fp32, or int8 with dynamic quantisation), exported once into
+    ``cache_dir`` (default ``~/.cache/nectarine``)."""
     weights = next(iter(sorted(Path(model_path).glob("*.safetensors")) or sorted(Path(model_path).glob("*.bin"))), None)
     stamp = f"{Path(model_path).resolve()}|{weights.stat().st_size if weights else 0}|{weights.stat().st_mtime_ns if weights else 0}"
     key = hashlib.sha256(stamp.encode()).hexdigest()[:12]
-    target = cache_dir() / "onnx" / key
+    target = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) / "onnx" / key
     fp32, int8 = target / "model.onnx", target / "model.int8.onnx"
     if not fp32.exists():
         import torch
@@ -279,18 +294,37 @@ def export_onnx(model_path: str, *, quantized: bool = False) -> Path:
 DEFAULT_KIND = "sentence-transformers"
 
 
-@functools.lru_cache(maxsize=4)
-def get_embedder(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, kind: str | None = None) -> Embedder:
-    """A shared embedder per (model, backend, kind): loading takes seconds, so each process loads once.
+def get_embedder(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, kind: str | None = None, *,
+                 threads: int | None = None, cache_dir: str | Path | None = None) -> Embedder:
+    """A shared embedder per (model, backend, kind, threads, cache_dir): loading takes seconds, so each
+    process loads once.
 
     ``kind`` names an installed embedder (entry point group ``nectarine.embedders``): the built-in
     ``sentence-transformers``, the test fake ``fake``, or a plugin's. Without it, a ``model`` that is
     itself the name of an installed embedder means that embedder (``get_embedder("fake")``, and an
     index built with it records ``"fake"`` as its model), and any other model is a sentence-transformers one.
     An unknown kind raises :class:`~nectarine.errors.OptionError` listing the installed ones.
+
+    ``threads`` (onnxruntime threads per embedding; 0 or None: min(4, cores)) and ``cache_dir`` (where
+    the ONNX export is kept; None: ``~/.cache/nectarine``) reach the embedder as keyword arguments
+    only when they differ from those defaults: the defaults spelled out share the instance of the
+    defaults left out, and a plugin called as ``cls(model, backend=backend)`` keeps working.
     """
-    from ..plugins import EMBEDDERS, load, names
+    from ..plugins import EMBEDDERS, names
 
     if kind is None:
         kind = model if model != DEFAULT_KIND and model in names(EMBEDDERS) else DEFAULT_KIND
-    return load(EMBEDDERS, kind)(model, backend=backend)
+    threads = None if not threads or threads == default_threads() else int(threads)
+    cache = Path(cache_dir).expanduser() if cache_dir else None
+    return _shared(model, backend, kind, threads, None if cache is None or cache == default_cache_dir() else str(cache))
+
+
+@functools.lru_cache(maxsize=4)
+def _shared(model: str, backend: str, kind: str, threads: int | None, cache_dir: str | None) -> Embedder:
+    from ..plugins import EMBEDDERS, load
+
+    options = {k: v for k, v in (("threads", threads), ("cache_dir", cache_dir)) if v is not None}
+    return load(EMBEDDERS, kind)(model, backend=backend, **options)
+
+
+get_embedder.cache_clear = _shared.cache_clear  # type: ignore[attr-defined]  # as when get_embedder was the cached function

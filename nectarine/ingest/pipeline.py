@@ -90,16 +90,18 @@ def ingest(
     batch_size: int = 16,
     progress: ProgressFn | None = None,
     trusted_domains: Iterable[str] | None = None,
+    embedder_options: dict | None = None,
 ) -> IngestReport:
     """Build or incrementally update the index at ``index_dir`` from files under ``paths``.
 
     Every passage is screened for poisoned content (:mod:`nectarine.ingest.safety`); ``trusted_domains``
-    adds domains the docs may send readers to (besides nectain.com and the defaults there).
+    adds domains the docs may send readers to (besides nectain.com and the defaults there);
+    ``embedder_options`` (``threads``, ``cache_dir``) go to ``get_embedder`` when no ``embedder`` is given.
     """
     run = _Build(Path(index_dir), rebuild=rebuild, max_file_bytes=max_file_bytes, progress=progress,
                  trusted=default_trusted(trusted_domains))
     run.discover(paths)  # a wrong path fails here, before any work
-    run.open_previous(embedder, model, backend, chunker)
+    run.open_previous(embedder, model, backend, chunker, embedder_options or {})
     run.load_and_chunk()
     if run.diff():
         return run.finish_up_to_date()
@@ -130,7 +132,8 @@ class _Build:
         self.files = list(discover([Path(p) for p in paths], self.report.skipped))
         self.report.files = len(self.files)
 
-    def open_previous(self, embedder: Embedder | None, model: str | None, backend: str | None, chunker: ChunkerSettings | None) -> None:
+    def open_previous(self, embedder: Embedder | None, model: str | None, backend: str | None, chunker: ChunkerSettings | None,
+                      embedder_options: dict) -> None:
         """The live generation (if any) and the settings to build with: those not given keep the existing index's."""
         prev: IndexReader | None = None
         if current_generation(self.index_dir) is not None:
@@ -143,7 +146,7 @@ class _Build:
         self.settings = chunker or (ChunkerSettings(**built.chunker) if built else ChunkerSettings())
         if embedder is None:
             embedder = get_embedder(model or (built.model["name"] if built else DEFAULT_MODEL),
-                                    backend or (built.model.get("backend", DEFAULT_BACKEND) if built else DEFAULT_BACKEND))
+                                    backend or (built.model.get("backend", DEFAULT_BACKEND) if built else DEFAULT_BACKEND), **embedder_options)
         self.embedder = embedder
         if prev is not None and not _compatible(prev, embedder, self.rebuild):
             prev = None

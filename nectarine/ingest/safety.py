@@ -41,8 +41,9 @@ Detection rules (applied sentence by sentence; all regexes are linear or tightly
 Trusted domains (each with its subdomains): ``nectain.com``, ``nectain.cloud`` (the Cloud workspaces'
 own addresses), ``example.com``, ``example.org``, ``example.net`` (examples in the docs),
 ``localhost``, ``127.0.0.1`` and the reserved test TLDs ``.example``, ``.test``, ``.invalid``,
-``.localhost``; more may be added with ``NECTARINE_TRUSTED_DOMAINS`` (comma-separated) or the
-``trusted_domains`` argument of :func:`nectarine.ingest.pipeline.ingest`.
+``.localhost``; more may be added with the ``trusted_domains`` argument of
+:func:`nectarine.ingest.pipeline.ingest` (the CLI and the service pass ``NECTARINE_TRUSTED_DOMAINS``
+there; this module never reads the environment).
 
 What happens to a flagged chunk: its reasons are stored on the chunk (``Chunk.flags``), the
 ingest report lists it (``IngestReport.flagged``; the CLI prints a table), ``search()`` still returns
@@ -59,7 +60,6 @@ allows every page).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,7 +71,6 @@ OUTSIDE = "points to an address outside the trusted domains"
 
 DEFAULT_TRUSTED = ("nectain.com", "nectain.cloud", "example.com", "example.org", "example.net", "localhost", "127.0.0.1")
 RESERVED_TLDS = ("example", "test", "invalid", "localhost")
-TRUSTED_ENV = "NECTARINE_TRUSTED_DOMAINS"
 
 
 @dataclass
@@ -86,9 +85,12 @@ class Flagged:
 
 
 def trusted_domains(extra: Iterable[str] | None = None) -> tuple[str, ...]:
-    """The default trusted domains, those in ``$NECTARINE_TRUSTED_DOMAINS``, and ``extra``; lower-case, sorted."""
-    env = [d for d in os.environ.get(TRUSTED_ENV, "").split(",")]
-    out = {d.strip().lower().lstrip(".") for d in (*DEFAULT_TRUSTED, *env, *(extra or ())) if d and d.strip()}
+    """The default trusted domains and ``extra``; lower-case, sorted.
+
+    >>> trusted_domains(["Partner-Support.com"])[-1]
+    'partner-support.com'
+    """
+    out = {d.strip().lower().lstrip(".") for d in (*DEFAULT_TRUSTED, *(extra or ())) if d and d.strip()}
     return tuple(sorted(out))
 
 
@@ -292,8 +294,9 @@ def _outside_hosts(sentence: str, trusted: tuple[str, ...]) -> list[str]:
 def unsafe_reasons(text: str, trusted: Iterable[str] | None = None) -> list[str]:
     """Why ``text`` must not be given as advice; ``[]`` for ordinary text.
 
-    ``trusted``: domains (with their subdomains) the reader may be sent to; default
-    :func:`trusted_domains`. Rules in the module docstring.
+    ``trusted``: domains (with their subdomains) the reader may be sent to, the whole list (build it
+    with :func:`trusted_domains` to add to the defaults); default ``trusted_domains()``, the defaults
+    alone. Rules in the module docstring.
     """
     trusted_ = tuple(t.lower() for t in trusted) if trusted is not None else trusted_domains()
     reasons: list[str] = []

@@ -24,7 +24,7 @@ def reindex(n: Nec, rt: Rt, _a: Admin) -> ReindexResponse:
     if not rt.reindexing.acquire(blocking=False):
         raise HTTPException(409, "a re-index is already running; wait for it to finish")
     try:
-        report = ingest([rt.settings.corpus], n.reader.folder.parent, embedder=n.embedder)
+        report = ingest([rt.settings.corpus], n.reader.folder.parent, embedder=n.embedder, trusted_domains=rt.settings.trusted_domains)
     except (NothingIngested, FileNotFoundError, ValueError) as exc:
         raise HTTPException(409, f"re-index failed, the live index is unchanged: {exc}") from None
     finally:
