@@ -44,10 +44,11 @@ def cases(session: str, turn_id: str, draft: dict, chunk_id: str) -> list[tuple[
     log = ("2026-12-03T10:00:00Z ERROR AUTH-1003 data loss outage in module export password=hunter2\n" * 3000)[:200_000]
     worst_draft = {"conversation": [{"role": "user", "content": words(1400, i)[:8000]} for i in range(60)],
                    "context": {"user_agent": ("Mozilla/5.0 (X11; Linux x86_64) " * 20)[:512], "session_id": session,
-                               "console_errors": ["TypeError: x is undefined " * 40] * 50},
-                   "attachments": [{"name": f"app{i}.log", "kind": "log", "content": log} for i in range(9)]}
+                               "console_errors": ["TypeError: x is undefined " * 38] * 50},
+                   "attachments": [{"name": f"app{i}.log", "kind": "log", "content": log} for i in range(7)]}  # just under 2 MB
     big_submit = {**draft, "description": words(4000)[:20_000],
                   "logs": [{"name": f"l{i}.log", "text": log, "total_lines": 3000, "kept_lines": 3000, "error_lines": []} for i in range(9)]}
+    assert len(json.dumps(worst_draft)) < 2_000_000, "the worst draft must fit the default body limit"
     return [
         ("/v1/ask", "ordinary", "POST", {"json": {"question": "how do I configure SAML single sign-on?"}}),
         ("/v1/ask", "4,000 chars of one word", "POST", {"json": {"question": keyword}}),
@@ -59,7 +60,7 @@ def cases(session: str, turn_id: str, draft: dict, chunk_id: str) -> list[tuple[
         ("/v1/chat", "ordinary", "POST", {"json": {"message": "what does 429 RATE_LIMITED mean"}}),
         ("/v1/chat", "4,000 chars of one word", "POST", {"json": {"message": keyword}}),
         ("/v1/tickets/draft", "ordinary", "POST", {"json": {"conversation": [{"role": "user", "content": "Export is greyed out"}]}}),
-        ("/v1/tickets/draft", "every field at its limit (~2 MB)", "POST", {"json": worst_draft}),
+        ("/v1/tickets/draft", "fields at their limits, 1.9 MB", "POST", {"json": worst_draft}),
         ("/v1/tickets/draft", "over the body limit, chunked", "POST",
          {"chunks": lambda: iter([b'{"conversation": [{"role": "user", "content": "'] + [b"x" * 65536] * 40 + [b'"}]}'])}),
         ("/v1/tickets", "ordinary", "POST", {"json": {"draft": draft}, "idempotent": True}),
