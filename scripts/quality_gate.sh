@@ -9,8 +9,19 @@ nec=.venv/bin/nectarine
 $nec eval retrieval eval/nectain --split test --json "$out/retrieval.json" > "$out/retrieval.log"
 $nec eval answers eval/nectain --split test --json "$out/answers.json" > "$out/answers.log"
 $nec eval priority eval/tickets/test.jsonl --json "$out/priority.json" > "$out/priority.log"
+gates="retrieval answers priority"
+# The second benchmark: real questions on real pages that were not written for this project (issue 14).
+# Read from ../shared (never copied into the repository); CI always has it.
+mtrag=../shared/datasets/mtrag-govt
+if [ -f "$mtrag/queries.jsonl" ]; then
+  $nec eval retrieval "$mtrag" --split test --index indexes/mtrag-govt --json "$out/mtrag-retrieval.json" > "$out/mtrag-retrieval.log"
+  $nec eval answers "$mtrag" --split test --index indexes/mtrag-govt --json "$out/mtrag-answers.json" > "$out/mtrag-answers.log"
+  gates="$gates mtrag-retrieval mtrag-answers"
+else
+  echo "quality gate: $mtrag not found; the mtrag-govt gates are skipped (they run wherever ../shared is beside the repository)" >&2
+fi
 status=0
-for name in retrieval answers priority; do
+for name in $gates; do
   echo "== quality gate: $name"
   $nec eval compare "eval/baselines/$name-test.json" "$out/$name.json" --tolerance "${NECTARINE_GATE_TOLERANCE:-0.01}" || status=1
 done
