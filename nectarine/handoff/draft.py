@@ -212,11 +212,15 @@ def draft_ticket(
     *,
     classifier=None,
     detect_language=None,
-    summary: str | None = None,
-    personal_data: bool = False,
+    personal_data: bool = True,
     summarize=None,
 ) -> TicketDraft:
-    """Build the draft. ``conversation`` messages may carry ``citations`` ([{title, url}]) on assistant turns."""
+    """Build the draft. ``conversation`` messages may carry ``citations`` ([{title, url}]) on assistant turns.
+
+    Steps: the conversation (bounded, redacted once), the pages already suggested, the logs (bounded
+    before anything reads them), the version (panel, conversation, then logs), the environment, the
+    error messages, the priority and language, what is still missing, and the description.
+    Everything is redacted, personal data included unless ``personal_data=False``."""
     ctx = AskContext.model_validate(context) if isinstance(context, dict) else (context or AskContext())
     files = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in (attachments or [])]
     redactions: Counter[str] = Counter()
@@ -226,73 +230,122 @@ def draft_ticket(
         redactions.update(r.counts)
         return r.text
 
-    raw = [(r, c, cites) for r, c, cites in (_content(m) for m in conversation) if c.strip()]
-    if not any(r == "user" for r, _, _ in raw):
-        raise ValueError("conversation: at least one user message is needed to draft a ticket")
-    # Bounded before redaction: each turn to MAX_TURN_CHARS, the transcript to MAX_TRANSCRIPT_CHARS.
-    raw = [(r, bounded_text(c, MAX_TURN_CHARS), cites) for r, c, cites in raw]
-    kept = _turns_kept([len(c) for _, c, _ in raw], [r == "user" for r, _, _ in raw])
-    omitted = len(raw) - len(kept)
-    # Each text redacted once (and cut again if redaction made it longer than a Message holds).
-    turns = [(r, clean(c)[:MAX_TURN_CHARS], cites) for r, c, cites in (raw[i] for i in kept)]
+    turns, omitted = _conversation(conversation, clean)
     user_texts = [c for r, c, _ in turns if r == "user"]
     words = classifier_input(user_texts)  # what the classifier and every pattern below read
-    transcript = [Message(role=r if r in ("user", "assistant") else "user", content=c) for r, c, _ in turns]
-    suggested = {}
-    for r, _, cites in turns:
-        for c in cites:
-            url = str(c.get("url", "")) if isinstance(c, dict) else str(getattr(c, "url", ""))
-            title = " › ".join(c.get("heading_path") or []) or c.get("title", url) if isinstance(c, dict) else " › ".join(c.heading_path)
-            if url:
-                suggested.setdefault(url, Suggestion(title=title, url=url))
-
-    logs: list[AttachedLog] = []
-    log_budget = MAX_DRAFT_LOG_CHARS
-    for a in files:
-        if a.kind == "log" and a.content is not None:
-            if log_budget <= 0:
-                logs.append(AttachedLog(name=a.name, text="", total_lines=0, kept_lines=0, error_lines=[],
-                                        note=f"not read: a draft reads at most {MAX_DRAFT_LOG_CHARS:,} characters of logs"))
-                continue
-            # Cut before anything reads it: to the draft's remaining log budget, and each line to MAX_LINE_CHARS.
-            capped = cap_log(a.content, log_budget)
-            log_budget -= min(len(a.content), log_budget)  # a log that was cut used up the budget
-            text = decode_log(capped.encode("utf-8", "surrogatepass"), a.name)  # refuses pasted binary
-            cleaned = clean(cap_lines(text))
-            bounded: BoundedLog = bound_log(cleaned, max_chars=max(len(cleaned), MAX_DRAFT_LOG_CHARS))  # already cut
-            logs.append(AttachedLog(name=a.name, text=bounded.text, total_lines=bounded.total_lines, kept_lines=bounded.kept_lines,
-                                    error_lines=bounded.error_lines, note=bounded.note))
-    references = [a.model_copy(update={"content": None}) for a in files]
-
-    version, source = ctx.version, "panel" if ctx.version else None
-    if not version:
-        version = find_version(words)
-        source = "conversation" if version else None
-    if not version:
-        for log in logs:
-            version = find_version(log.text)
-            if version:
-                source = "logs"
-                break
-
-    short = lambda v: v[:MAX_ENV_CHARS] if isinstance(v, str) else v  # noqa: E731
-    env = Environment(**parse_user_agent(ctx.user_agent), screen=short(ctx.screen), locale=short(ctx.language),
-                      time_zone=short(ctx.time_zone), page_url=short(ctx.page_url))
-    errors = error_messages(words, *(ln for log in logs for ln in log.error_lines))
-    for e in list(ctx.console_errors or [])[:MAX_CONSOLE_ERRORS]:
-        errors.append(clean(e[:MAX_CONSOLE_ERROR_CHARS])[:300])
-    errors = list(dict.fromkeys(errors))
-
+    logs = _logs(files, clean)
+    version, source = _version(ctx, words, logs)
+    env = Environment(**parse_user_agent(ctx.user_agent), screen=_short(ctx.screen), locale=_short(ctx.language),
+                      time_zone=_short(ctx.time_zone), page_url=_short(ctx.page_url))
+    errors = _errors(words, logs, ctx, clean)
     if classifier is None:
         from .priority import PriorityClassifier
 
         classifier = PriorityClassifier.load()
     verdict = classifier.classify(words)
     if detect_language is None:
-        from ..answer.policy import detect_language as detect_language_
-        detect_language = detect_language_
+        from ..answer.policy import detect_language
     language = detect_language(words)
+    suggested = _suggested(turns)
+    english = _english_summary(summarize, user_texts)
+    return TicketDraft(
+        title=_title(user_texts[0]),
+        description=_description(user_texts, suggested, omitted),
+        already_suggested=list(suggested.values()),
+        nectain_version=version,
+        version_source=source,
+        environment=env,
+        logs=logs,
+        error_messages=errors,
+        attachments=[a.model_copy(update={"content": None}) for a in files],
+        priority=verdict.priority,
+        priority_rationale=verdict.rationale,
+        priority_signals=verdict.signals,
+        suggested_priority=verdict.priority,
+        language=language,
+        needs_translation=language != SUPPORT_LANGUAGE and english is None,
+        english_summary=english,
+        missing_information=_missing(version, logs, errors, files, env),
+        redactions=dict(redactions),
+        transcript=[Message(role=r if r in ("user", "assistant") else "user", content=c) for r, c, _ in turns],
+        session_id=ctx.session_id,
+    )
 
+
+def _conversation(conversation: Sequence[Message | dict], clean) -> tuple[list[tuple[str, str, list]], int]:
+    """The turns a ticket keeps (role, redacted text, citations), and how many were left out."""
+    raw = [(r, c, cites) for r, c, cites in (_content(m) for m in conversation) if c.strip()]
+    if not any(r == "user" for r, _, _ in raw):
+        raise ValueError("conversation: at least one user message is needed to draft a ticket")
+    # Bounded before redaction: each turn to MAX_TURN_CHARS, the transcript to MAX_TRANSCRIPT_CHARS.
+    raw = [(r, bounded_text(c, MAX_TURN_CHARS), cites) for r, c, cites in raw]
+    kept = _turns_kept([len(c) for _, c, _ in raw], [r == "user" for r, _, _ in raw])
+    # Each text redacted once (and cut again if redaction made it longer than a Message holds).
+    return [(r, clean(c)[:MAX_TURN_CHARS], cites) for r, c, cites in (raw[i] for i in kept)], len(raw) - len(kept)
+
+
+def _suggested(turns) -> dict[str, Suggestion]:
+    """The pages the assistant already cited, by URL (support sees what did not help)."""
+    suggested: dict[str, Suggestion] = {}
+    for _, _, cites in turns:
+        for c in cites:
+            url = str(c.get("url", "")) if isinstance(c, dict) else str(getattr(c, "url", ""))
+            title = " › ".join(c.get("heading_path") or []) or c.get("title", url) if isinstance(c, dict) else " › ".join(c.heading_path)
+            if url:
+                suggested.setdefault(url, Suggestion(title=title, url=url))
+    return suggested
+
+
+def _logs(files: list[Attachment], clean) -> list[AttachedLog]:
+    """Each attached log bounded (head, tail and every error line) and redacted, within the draft's log budget."""
+    logs: list[AttachedLog] = []
+    budget = MAX_DRAFT_LOG_CHARS
+    for a in files:
+        if a.kind != "log" or a.content is None:
+            continue
+        if budget <= 0:
+            logs.append(AttachedLog(name=a.name, text="", total_lines=0, kept_lines=0, error_lines=[],
+                                    note=f"not read: a draft reads at most {MAX_DRAFT_LOG_CHARS:,} characters of logs"))
+            continue
+        # Cut before anything reads it: to the draft's remaining log budget, and each line to MAX_LINE_CHARS.
+        capped = cap_log(a.content, budget)
+        budget -= min(len(a.content), budget)  # a log that was cut used up the budget
+        text = decode_log(capped.encode("utf-8", "surrogatepass"), a.name)  # refuses pasted binary
+        cleaned = clean(cap_lines(text))
+        bounded: BoundedLog = bound_log(cleaned, max_chars=max(len(cleaned), MAX_DRAFT_LOG_CHARS))  # already cut
+        logs.append(AttachedLog(name=a.name, text=bounded.text, total_lines=bounded.total_lines, kept_lines=bounded.kept_lines,
+                                error_lines=bounded.error_lines, note=bounded.note))
+    return logs
+
+
+def _version(ctx: AskContext, words: str, logs: list[AttachedLog]) -> tuple[str | None, str | None]:
+    """The Nectain version and where it came from: the panel, the conversation, or the logs."""
+    if ctx.version:
+        return ctx.version, "panel"
+    version = find_version(words)
+    if version:
+        return version, "conversation"
+    for log in logs:
+        version = find_version(log.text)
+        if version:
+            return version, "logs"
+    return None, None
+
+
+def _short(value):
+    return value[:MAX_ENV_CHARS] if isinstance(value, str) else value
+
+
+def _errors(words: str, logs: list[AttachedLog], ctx: AskContext, clean) -> list[str]:
+    """Error messages from the user's words, the logs' error lines and the page's console, once each."""
+    errors = error_messages(words, *(ln for log in logs for ln in log.error_lines))
+    for e in list(ctx.console_errors or [])[:MAX_CONSOLE_ERRORS]:
+        errors.append(clean(e[:MAX_CONSOLE_ERROR_CHARS])[:300])
+    return list(dict.fromkeys(errors))
+
+
+def _missing(version, logs, errors, files: list[Attachment], env: Environment) -> list[str]:
+    """What the Support Center page asks for that the draft does not have yet, with where to find it."""
     missing = []
     if not version:
         missing.append("Nectain version (Help › About Nectain)")
@@ -304,47 +357,28 @@ def draft_ticket(
         missing.append("screenshots")
     if not (env.os and env.browser):
         missing.append("operating system and browser version")
+    return missing
 
-    english = None
-    if summarize is not None:  # an LLM is configured: support gets an English summary (a translation if needed)
-        try:
-            english = redact(summarize(user_texts)).text.strip() or None
-        except Exception:  # the model is down: the draft says "needs translation" instead
-            english = None
 
-    first = user_texts[0]
+def _english_summary(summarize, user_texts: list[str]) -> str | None:
+    """With an LLM configured, an English summary for support (a translation when needed), redacted."""
+    if summarize is None:
+        return None
+    try:
+        return redact(summarize(user_texts)).text.strip() or None
+    except Exception:  # noqa: BLE001 - the model is down: the draft says "needs translation" instead
+        return None
+
+
+def _description(user_texts: list[str], suggested: dict, omitted: int) -> str:
     asked = len(user_texts)
-    summary_lines = [summary] if summary else [
-        f"The user wrote {asked} message{'s' if asked > 1 else ''} to Nectarine."
-        + (f" Nectarine suggested {len(suggested)} page{'s' if len(suggested) != 1 else ''} (listed below), which did not resolve it." if suggested else " No documentation page resolved it.")
-    ]
+    lines = [f"The user wrote {asked} message{'s' if asked > 1 else ''} to Nectarine."
+             + (f" Nectarine suggested {len(suggested)} page{'s' if len(suggested) != 1 else ''} (listed below), which did not resolve it."
+                if suggested else " No documentation page resolved it.")]
     if omitted:
-        summary_lines.append(f"({omitted:,} earlier message{'s' if omitted > 1 else ''} of a long conversation left out of this ticket.)")
-    description = "What the user reports, in their words:\n\n" + "\n\n".join(f"> {t}".replace("\n", "\n> ") for t in user_texts) \
-        + "\n\nAssistant's summary: " + " ".join(summary_lines)
-
-    return TicketDraft(
-        title=_title(first),
-        description=description,
-        already_suggested=list(suggested.values()),
-        nectain_version=version,
-        version_source=source,
-        environment=env,
-        logs=logs,
-        error_messages=errors,
-        attachments=references,
-        priority=verdict.priority,
-        priority_rationale=verdict.rationale,
-        priority_signals=verdict.signals,
-        suggested_priority=verdict.priority,
-        language=language,
-        needs_translation=language != SUPPORT_LANGUAGE and english is None,
-        english_summary=english,
-        missing_information=missing,
-        redactions=dict(redactions),
-        transcript=transcript,
-        session_id=ctx.session_id,
-    )
+        lines.append(f"({omitted:,} earlier message{'s' if omitted > 1 else ''} of a long conversation left out of this ticket.)")
+    return ("What the user reports, in their words:\n\n" + "\n\n".join(f"> {t}".replace("\n", "\n> ") for t in user_texts)
+            + "\n\nAssistant's summary: " + " ".join(lines))
 
 
 __all__ = ["Attachment", "TicketDraft", "draft_ticket"]
