@@ -175,11 +175,3 @@ def concepts_in(text: str) -> list[Concept]:
     """The concepts whose pattern matches somewhere in ``text`` (callers cap the text first)."""
     return [c for c in CONCEPTS.values() if c.regex.search(text)]
 
-
-def first_match(concept: Concept, parts: list[str]) -> re.Match | None:
-    """The concept's first match in the first of ``parts`` that has one (parts are matched apart, so no match spans a cut)."""
-    for part in parts:
-        m = concept.regex.search(part)
-        if m:
-            return m
-    return None

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import OptionError  # noqa: F401 - defined under the one error root
-from .versions import VersionSpec
 
 
 class Choice(str, enum.Enum):
@@ -60,10 +59,6 @@ class Document(BaseModel):
     language: str = "en"
     path: str | None = None  # the file it came from, if any
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def version_spec(self) -> VersionSpec:
-        return VersionSpec.parse(self.versions)
 
 
 class Chunk(BaseModel):

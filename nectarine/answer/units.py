@@ -18,7 +18,6 @@ from ..ingest.chunker import parse_sections
 _ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bvs\.)(?<!\bNo\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)"
 SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?\x01])\s+(?=[A-Z0-9\"'(`*\[\x00])")
 LIST_ITEM = re.compile(r"^(\s{0,3})([-*+]|\d{1,3}[.)])\s+")
-CITATION = re.compile(r"\s*\[(\d{1,2})\](?:\s*\[(\d{1,2})\])*")
 
 
 @dataclass

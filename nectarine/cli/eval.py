@@ -18,18 +18,13 @@ IndexFromDatasetOpt = Annotated[Optional[Path], typer.Option(
     "--index", "-i", help="Index folder; built or updated from the dataset's corpus. Default: indexes/<dataset name>.")]
 
 
-def _build_index(dataset, index: Optional[Path] = None):
-    """``nectarine.eval.setup.build_index`` with progress bars, and the settings' trusted domains and
-    embedder options (``NECTARINE_TRUSTED_DOMAINS``, ``NECTARINE_EMBED_THREADS``, ``NECTARINE_CACHE``)."""
+def _index_for(dataset, index: Optional[Path]) -> Path:
+    """Build or update the dataset's index (``indexes/<dataset name>`` unless given) with progress bars,
+    the settings' trusted domains and embedder options; print the summary when something changed."""
     from ..eval.setup import default_index
 
     index = Path(index) if index else default_index(dataset)
-    return index, run_ingest(dataset.corpus_paths, index)
-
-
-def _index_for(dataset, index: Optional[Path]) -> Path:
-    """Build or update the dataset's index with progress bars; print the summary when something changed."""
-    index, ingested = _build_index(dataset, index)
+    ingested = run_ingest(dataset.corpus_paths, index)
     if not ingested.up_to_date:
         print_ingest_report(ingested)
     return index
@@ -157,7 +152,7 @@ def eval_all(
     from ..eval.setup import load_split
 
     dataset = load_split(Path("eval/nectain"), split)
-    index, _ = _build_index(dataset)
+    index = _index_for(dataset, None)
     nec = load_assistant(index, "offline", None, None, 30.0)
     modes = {}
     with progress() as bars:
