@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .common import (DEFAULT_CORPUS, DEFAULT_INDEX, AllowFlaggedOpt, AnswererOpt, BaseUrlOpt, DatabaseOpt, IndexOpt, ModelOpt,
-                     TimeoutOpt, console, load_assistant, print_ingest_report, run_ingest)
+                     TimeoutOpt, console, load_assistant, print_ingest_report, run_ingest, service_settings)
 from .serve import serve
 
 
@@ -102,6 +102,34 @@ def start(
     """The main job: build (or update) the index from the corpus, then serve the demo page and chat panel."""
     report = run_ingest([corpus], index)
     print_ingest_report(report)
-    console.print(f"[bold]Open http://{host}:{port}/[/] for the demo Nectain page with the assistant's panel "
-                  f"(API docs at /docs). Ctrl-C stops it.")
+    _announce_when_ready(host, port)
     serve(index=index, host=host, port=port, database=database, corpus=corpus)
+
+
+def _announce_when_ready(host: str, port: int) -> None:
+    """Once the service answers /readyz, say where to go and how to stop it (after uvicorn's start-up lines)."""
+    import threading
+    import time
+
+    import httpx
+
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+
+    def wait() -> None:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            return
+        lines = [f"[bold green]Nectarine is ready:[/] open [bold]{base}/[/] (the demo Nectain page with the assistant's panel)",
+                 f"  API and its documentation: {base}/docs"]
+        if service_settings().admin_token is not None:
+            lines.append(f"  admin (with Authorization: Bearer $NECTARINE_ADMIN_TOKEN): {base}/v1/admin/stats")
+        lines.append("  stop it with Ctrl-C")
+        console.print("\n".join(lines))
+
+    threading.Thread(target=wait, daemon=True).start()

@@ -15,8 +15,10 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -257,11 +259,40 @@ def export_onnx(model_path: str, *, quantized: bool = False, cache_dir: str | Pa
     key = hashlib.sha256(stamp.encode()).hexdigest()[:12]
     target = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) / "onnx" / key
     fp32, int8 = target / "model.onnx", target / "model.int8.onnx"
+    if fp32.exists() and (int8.exists() or not quantized):
+        return int8 if quantized else fp32
+    target.mkdir(parents=True, exist_ok=True)
+    log = target / "export.log"
+    print(f"preparing the embedding model (once, about a minute); details in {log}", file=sys.stderr, flush=True)
+    with _warnings_into(log):
+        _export(model_path, target, fp32, int8, quantized)
+    return int8 if quantized else fp32
+
+
+@contextmanager
+def _warnings_into(path: Path):
+    """The exporter's and quantiser's warnings (TracerWarning, pre-processing hints) go to a log file, not the screen."""
+    import logging
+    import warnings
+
+    with open(path, "a", encoding="utf-8") as out, warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: out.write(
+            warnings.formatwarning(message, category, filename, lineno, line))
+        handler = logging.StreamHandler(out)
+        root = logging.getLogger()
+        root.addHandler(handler)  # with a handler, logging's last-resort printing to stderr stays silent
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+
+
+def _export(model_path: str, target: Path, fp32: Path, int8: Path, quantized: bool) -> None:
     if not fp32.exists():
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        target.mkdir(parents=True, exist_ok=True)
         model = AutoModel.from_pretrained(model_path).eval()
         sample = AutoTokenizer.from_pretrained(model_path)(["an example sentence"], return_tensors="pt")
 
@@ -288,7 +319,6 @@ def export_onnx(model_path: str, *, quantized: bool = False, cache_dir: str | Pa
         tmp = target / f".model.int8.{os.getpid()}.onnx"
         quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
         os.replace(tmp, int8)
-    return int8 if quantized else fp32
 
 
 DEFAULT_KIND = "sentence-transformers"
