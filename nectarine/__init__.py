@@ -1,9 +1,12 @@
 """Nectarine, Nectain's AI assistant: ingest -> index -> retrieve -> answer -> handoff.
 
 >>> import nectarine
->>> nectarine.ingest(["corpus/"], "indexes/default")      # doctest: +SKIP
->>> nec = nectarine.Nectarine.load("indexes/default")      # doctest: +SKIP
->>> nec.search("AUTH-1003", k=3)                           # doctest: +SKIP
+>>> report = nectarine.ingest(["corpus/"], "indexes/default", model="fake")  # "fake": a hashing test embedder; omit for MiniLM
+>>> report.documents, report.added
+(10, 19)
+>>> nec = nectarine.Nectarine.load("indexes/default")      # with the embedder the index was built with
+>>> nec.search("AUTH-1003", k=3)[0].url
+'https://docs.example.test/admin/sso#rotate-the-certificate'
 """
 
 __version__ = "0.1.0"

@@ -1,9 +1,12 @@
 """The in-process entry point: load an index once, then search (and, later, ask and hand off).
 
->>> from nectarine import Nectarine
->>> nec = Nectarine.load("indexes/default")                              # doctest: +SKIP
->>> for r in nec.search("I'm on 4.1, how long before an idle session ends?", k=3):  # doctest: +SKIP
+>>> from nectarine import Nectarine, ingest
+>>> _ = ingest(["corpus/"], "indexes/default", model="fake")   # a hashing test embedder; omit model= for MiniLM
+>>> nec = Nectarine.load("indexes/default")
+>>> for r in nec.search("I'm on 4.1, how long before an idle session ends?", k=3):  # doctest: +ELLIPSIS
 ...     print(r.rank, r.title, "›", r.heading_path[-1], r.url)
+1 Idle session timeout › Timeout up to 4.2 https://docs.example.test/admin/session-timeout#timeout-up-to-42
+...
 """
 
 from __future__ import annotations
@@ -233,7 +236,7 @@ class Nectarine:
     ) -> Answer:
         """Answer ``question`` from the docs, with numbered citations, a confidence and a handoff verdict.
 
-        >>> nec.ask("how long before an idle session ends?", context={"version": "4.2"}).text  # doctest: +SKIP
+        >>> nec.ask("how long before an idle session ends?", context={"version": "4.2"}).text
         'Up to Nectain 4.2 an idle session ends after 30 minutes [1].'
 
         ``on_delta`` receives a language model's text as it is generated, before verification; the

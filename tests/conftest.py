@@ -5,17 +5,18 @@ once (``kb_index``, ``nec``); and their fast twins on the deterministic fake emb
 (``fake_embedder``, ``fake_kb_index``, ``fake_nec``; :mod:`nectarine.index.fake`), which need no model;
 and ``any_embedder``/``any_nec``, parametrized over both (the real parameter is marked slow).
 
-The tiers. ``pytest -m "not slow"`` is the fast tier (well under a minute); ``pytest -m slow`` the
-integration tier; plain ``pytest`` runs both. :func:`pytest_collection_modifyitems` below marks a test
-``slow`` when any of these holds, so nobody has to remember to:
+The tiers. ``pytest -m "not slow"`` is the fast tier (well under a minute; it includes the doctests of
+``nectarine/``); ``pytest -m slow`` the integration tier; plain ``pytest`` runs both.
+:func:`pytest_collection_modifyitems` below marks a test ``slow`` when any of these holds, so nobody
+has to remember to:
 
 * it uses, directly or through another fixture, one of :data:`SLOW_FIXTURES`: the real model
   (``embedder``, hence also ``kb_index``, ``nec`` and ``kb_copy`` used with the model), the priority
   classifier (which embeds with MiniLM), the per-backend vectors of ``test_embedder``, or a Playwright browser;
-* it lives in one of :data:`SLOW_MODULES`: real servers and worker processes, a browser, llama.cpp,
-  the schema fuzzer, processes killed mid-publish;
+* it lives in one of :data:`SLOW_MODULES` (paths relative to ``tests/``): real servers and worker
+  processes, a browser, llama.cpp, the schema fuzzer, processes killed mid-publish;
 * one of its parameters is an external service of :data:`SLOW_PARAMS` (``postgresql``, ``redis``);
-* it is named in :data:`SLOW_TESTS`: it reaches the real model without a fixture (through the CLI, say);
+* it is named in :data:`SLOW_TESTS` (``path::test``): it reaches the real model without a fixture (through the CLI, say);
 * or it is marked ``@pytest.mark.slow`` by hand (or gets the mark from a parameter, as ``any_nec``'s "real").
 
 In a run that deselects ``slow`` (``-m "not slow"``) a guard makes any remaining use of the real model
@@ -23,7 +24,14 @@ fail with a message saying so, so a test that should be in the slow tier cannot 
 
 A new test lands in the fast tier unless it uses the real model or such a module; use the ``fake_*``
 fixtures where *an* embedder will do, and keep a test on the real model when its assertion depends on
-real semantic similarity.
+real semantic similarity. A path in :data:`SLOW_MODULES` or :data:`SLOW_TESTS` that names no file stops
+the run, so moving a test module cannot quietly move its tests to the fast tier.
+
+The layout: one folder per stage of the package (``ingest/``, ``index/``, ``retrieve/``, ``answer/``,
+``handoff/``, ``store/``, ``eval/``, ``api/``, ``cli/``), ``web/`` for the chat panel in a browser,
+``core/`` for the top-level modules (settings, plugins, signals, versions); helpers shared by test
+modules in the ``support`` package (test modules never import each other, nor this file); fixture
+corpora in ``fixtures/``. The doctests of ``nectarine/`` are set up by the conftest.py at the root.
 """
 
 from __future__ import annotations
@@ -34,11 +42,13 @@ from pathlib import Path
 
 import pytest
 
+from support.guards import refuse_the_real_model
+from support.paths import KB
+
 # Rich wraps tables to the terminal width; a wide one keeps CLI output assertable.
 os.environ.setdefault("COLUMNS", "250")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-KB = FIXTURES / "kb"
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -124,34 +134,44 @@ def any_nec(request):
 
 SLOW_FIXTURES = frozenset({
     "embedder", "kb_index", "nec",  # the real model and the index built with it
-    "classifier",  # test_handoff: the priority classifier embeds with MiniLM
-    "vectors",  # test_embedder: the model run through three backends
+    "classifier",  # handoff/test_handoff.py: the priority classifier embeds with MiniLM
+    "vectors",  # index/test_embedder.py: the model run through three backends
     "browser", "page",  # Playwright
 })
 SLOW_MODULES = frozenset({
-    "test_atomic_publish",  # worker processes killed mid-publish
-    "test_browser",  # Playwright and a real service
-    "test_llm",  # llama.cpp and an OpenAI-compatible server
-    "test_service",  # uvicorn, worker processes, SMTP and webhook receivers, Redis
-    "test_api_fuzz",  # schemathesis over the real app
+    "index/test_atomic_publish.py",  # worker processes killed mid-publish
+    "web/test_browser.py",  # Playwright and a real service
+    "answer/test_llm.py",  # llama.cpp and an OpenAI-compatible server
+    "api/test_service.py",  # uvicorn, worker processes, SMTP and webhook receivers, Redis
+    "api/test_api_fuzz.py",  # schemathesis over the real app
 })
 SLOW_PARAMS = frozenset({"postgresql", "redis"})
 # Tests that reach the real model without a fixture (the CLI and the priority classifier load it
-# themselves), as "module::test". The guard below finds any that are missing from this list.
+# themselves), as "path::test". The guard below finds any that are missing from this list.
 SLOW_TESTS = frozenset({
-    "test_cli::test_ingest_prints_summary_with_skipped_reasons",  # `nectarine ingest` with the default model
-    "test_cli::test_ticket_draft_cli",  # the priority classifier
-    "test_cli::test_eval_priority_cli",
-    "test_cli::test_eval_commands_write_json",  # eval runs build indexes with the model
-    "test_cli::test_html_reports_hold_their_plots_and_tables",
-    "test_gaps::test_planted_topics_come_out_as_clusters",  # clusters questions with the model
-    "test_poisoned::test_cli_ingest_lists_flagged_passages_and_ask_declines",
+    "cli/test_cli.py::test_ingest_prints_summary_with_skipped_reasons",  # `nectarine ingest` with the default model
+    "cli/test_cli.py::test_ticket_draft_cli",  # the priority classifier
+    "cli/test_cli.py::test_eval_priority_cli",
+    "cli/test_cli.py::test_eval_commands_write_json",  # eval runs build indexes with the model
+    "cli/test_cli.py::test_html_reports_hold_their_plots_and_tables",
+    "eval/test_gaps.py::test_planted_topics_come_out_as_clusters",  # clusters questions with the model
+    "ingest/test_poisoned.py::test_cli_ingest_lists_flagged_passages_and_ask_declines",
 })
 
 
+def _module_path(item) -> str:
+    """The item's module as a path relative to tests/ ("api/test_service.py"); "" outside tests/ (the doctests)."""
+    path = Path(item.path).resolve()
+    return path.relative_to(TESTS).as_posix() if TESTS in path.parents else ""
+
+
 def pytest_collection_modifyitems(config, items):
+    missing = sorted(p for p in SLOW_MODULES | {t.partition("::")[0] for t in SLOW_TESTS} if not (TESTS / p).is_file())
+    if missing:
+        raise pytest.UsageError(f"tests/conftest.py names test modules that do not exist: {', '.join(missing)}; "
+                                "update SLOW_MODULES or SLOW_TESTS to where they moved")
     for item in items:
-        module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+        module = _module_path(item)
         params = getattr(getattr(item, "callspec", None), "params", {})
         if (
             SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
@@ -168,14 +188,6 @@ def _fast_tier_never_runs_the_real_model(request, monkeypatch):
     if "not slow" not in (request.config.getoption("markexpr", "") or "") or request.node.get_closest_marker("slow"):
         yield
         return
-    from nectarine.index.embedder import SentenceTransformerEmbedder
-
-    def refuse(*_a, **_k):
-        raise AssertionError(
-            f"{request.node.nodeid} runs the real embedding model in the fast tier: use the fake_* fixtures, "
-            "or add it to SLOW_TESTS in tests/conftest.py"
-        )
-
-    for method in ("_load", "encode", "count_wordpieces"):
-        monkeypatch.setattr(SentenceTransformerEmbedder, method, refuse)
+    refuse_the_real_model(monkeypatch, f"{request.node.nodeid} runs the real embedding model in the fast tier: use the "
+                                       "fake_* fixtures, or add it to SLOW_TESTS in tests/conftest.py")
     yield

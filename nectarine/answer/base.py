@@ -4,9 +4,10 @@ An answerer turns a question and numbered passages into a draft whose sentences 
 as ``[1]``, ``[2]``... Verification, confidence and handoff happen after it, the same for all.
 
 >>> answerer = get_answerer("offline")
->>> draft = answerer.answer("How do I rotate the SAML certificate?", passages)  # doctest: +SKIP
+>>> passages = nec.search("How do I rotate the SAML certificate?", k=3)
+>>> draft = answerer.answer("How do I rotate the SAML certificate?", passages)
 >>> draft.text
-'Upload the new IdP signing certificate before the old one expires [1].'
+'Upload the new IdP signing certificate before the old one expires, or users get `AUTH-1003`. [1]'
 """
 
 from __future__ import annotations

@@ -6,9 +6,12 @@ of the question appears somewhere in the passages, whether the passages are for 
 and how much of the answer the verifier could support. ``scripts/calibrate_confidence.py`` fits the
 weights and the handoff threshold on the eval dev split and writes ``confidence.json``.
 
->>> features = evidence_features(question, results, verified, idf)  # doctest: +SKIP
->>> ConfidenceModel.load().predict(features)                       # doctest: +SKIP
-0.81
+>>> question = "how long before an idle session ends?"
+>>> results = nec.search(question, k=6)
+>>> features = evidence_features(question, results, "Up to Nectain 4.2 an idle session ends after 30 minutes [1].", 1.0)
+>>> model = ConfidenceModel.load()
+>>> model.predict(features) >= model.threshold     # confident enough to answer without recommending support
+True
 """
 
 from __future__ import annotations

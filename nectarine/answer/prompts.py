@@ -4,7 +4,8 @@ Passages, earlier turns and the question are all untrusted: a document can say "
 instructions", a user can paste anything. They go inside tags the instructions name as data, and
 angle brackets inside them are replaced, so no untrusted text can close a fence and speak outside it.
 
->>> messages = build_messages("How do I reset MFA?", passages)  # doctest: +SKIP
+>>> passages = nec.search("How do I reset MFA?", k=3)
+>>> messages = build_messages("How do I reset MFA?", passages)
 >>> messages[0]["role"], messages[1]["role"]
 ('system', 'user')
 """

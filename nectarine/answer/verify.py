@@ -12,9 +12,10 @@ passage it cites, and against the other retrieved passages:
 
 Citations are renumbered in order of first use, and each carries the span it rests on.
 
->>> v = CitationVerifier().verify("Idle sessions end after 60 minutes [1].", passages)  # doctest: +SKIP
->>> v.supported_rate
-1.0
+>>> passages = nec.search("how long is the idle timeout", k=3)
+>>> v = CitationVerifier().verify("From Nectain 4.3 the idle timeout defaults to 60 minutes [1]. It can be switched off [1].", passages)
+>>> v.text, v.supported_rate
+('From Nectain 4.3 the idle timeout defaults to 60 minutes [1].', 0.5)
 """
 
 from __future__ import annotations

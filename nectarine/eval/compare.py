@@ -1,6 +1,8 @@
 """Compare two evaluation results and flag regressions, so a docs or code change can be gated in CI.
 
->>> regressions = compare(old["metrics"], new["metrics"], tolerance=0.01)  # doctest: +SKIP
+>>> old, new = {"ndcg@10": 0.80, "latency_ms_p50": 20.0}, {"ndcg@10": 0.75, "latency_ms_p50": 35.0}  # read_metrics(path)
+>>> [d.metric for d in compare(old, new, tolerance=0.01) if d.regression and d.gated]  # latency is not gated by default
+['ndcg@10']
 """
 
 from __future__ import annotations

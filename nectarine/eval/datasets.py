@@ -10,8 +10,9 @@ either. A query belongs to a split if the split's qrels name it, or if its ``met
 so (unanswerable queries have no qrels). ``metadata.context_version`` is the user's Nectain version
 as the chat panel would send it.
 
->>> ds = load_dataset("eval/nectain")  # doctest: +SKIP
->>> len(ds.queries_for("test"))        # doctest: +SKIP
+>>> ds = load_dataset("eval/nectain")
+>>> len(ds.queries_for("test"))
+200
 """
 
 from __future__ import annotations

@@ -5,9 +5,15 @@ embeds the questions with the same model as the index, clusters them (average-li
 distance, so the number of topics is not fixed in advance), names each cluster by its most typical
 questions, and ranks clusters by how many questions they hold.
 
->>> gaps = find_gaps(store.turns(), get_embedder())   # doctest: +SKIP
->>> gaps[0].examples[:2]                              # doctest: +SKIP
-['does nectain work with google chat', 'google chat notifications?']
+>>> from nectarine.index.embedder import get_embedder
+>>> from nectarine.store import ConversationLog
+>>> store = ConversationLog("sqlite:///data/nectarine.db")
+>>> for question in ["does nectain work with google chat?", "does nectain send google chat notifications?",
+...                  "how long before an idle session ends?"]:
+...     _ = store.record_turn(question, nec.ask(question))
+>>> gaps = find_gaps(store.turns(), get_embedder("fake"))  # the index's embedder (here the hashing test one)
+>>> sorted(gaps[0].examples[:2])
+['does nectain send google chat notifications?', 'does nectain work with google chat?']
 """
 
 from __future__ import annotations

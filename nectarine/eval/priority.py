@@ -2,9 +2,13 @@
 
 Used by ``nectarine eval priority``, ``nectarine eval all`` and ``scripts/train_priority.py``.
 
->>> result = evaluate_priority("eval/tickets/test.jsonl")  # doctest: +SKIP
->>> result["metrics"]["macro_f1"], result["items"][0]      # doctest: +SKIP
-(0.81, {'id': 't-001', 'gold': 'High', 'predicted': 'High', 'rationale': '...'})
+>>> from nectarine.handoff.priority import PriorityClassifier
+>>> from nectarine.index.embedder import get_embedder
+>>> _ = Path("tickets.jsonl").write_text('{"_id": "t-001", "text": "Nobody in the company can log in", "priority": "Highest"}\\n')
+>>> classifier = PriorityClassifier.load(embedder=get_embedder("fake"))  # a hashing test embedder; by default MiniLM
+>>> result = evaluate_priority("tickets.jsonl", classifier=classifier)  # or eval/tickets/test.jsonl
+>>> result["metrics"]["accuracy"], result["items"][0]  # doctest: +ELLIPSIS
+(1.0, {'id': 't-001', 'gold': 'Highest', 'predicted': 'Highest', 'rationale': 'Highest: everyone is affected, ...'})
 """
 
 from __future__ import annotations

@@ -1,7 +1,15 @@
 """A self-contained HTML report of an evaluation: plots as embedded PNGs, tables of what went wrong.
 
->>> html = build_report("nectain/test", retrieval={"hybrid": r1, "dense": r2}, answers=a, priority=p)  # doctest: +SKIP
->>> Path("report.html").write_text(html)                                                               # doctest: +SKIP
+>>> from pathlib import Path
+>>> from nectarine.eval.priority import evaluate_priority
+>>> from nectarine.handoff.priority import PriorityClassifier
+>>> from nectarine.index.embedder import get_embedder
+>>> _ = Path("tickets.jsonl").write_text('{"_id": "t-001", "text": "Nobody in the company can log in", "priority": "Highest"}\\n')
+>>> p = evaluate_priority("tickets.jsonl", classifier=PriorityClassifier.load(embedder=get_embedder("fake")))
+>>> html = build_report("tickets", priority=p)  # and retrieval={"hybrid": r1, "dense": r2}, answers=a
+>>> _ = Path("report.html").write_text(html)
+>>> html.startswith("<!DOCTYPE html>"), 'src="data:image/png;base64,' in html  # plots embedded: one file to share
+(True, True)
 """
 
 from __future__ import annotations

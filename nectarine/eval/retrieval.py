@@ -4,8 +4,13 @@ A retrieved chunk is relevant when one of its section ids (its document id, or `
 section or an enclosing one) is a gold id. Each gold id counts once, at the rank where it is first
 retrieved, so a page cut into five chunks cannot earn five hits.
 
->>> result = evaluate_retrieval(nec, load_dataset("eval/nectain"), split="test")  # doctest: +SKIP
->>> result["metrics"]["ndcg@10"]                                                  # doctest: +SKIP
+>>> from nectarine import ingest
+>>> from nectarine.eval.datasets import load_dataset
+>>> dataset = load_dataset(fixtures / "beir-tiny")  # five passages, four queries; the project's is eval/nectain
+>>> _ = ingest(dataset.corpus_paths, "indexes/beir-tiny", model="fake")  # a hashing test embedder; omit model= for MiniLM
+>>> result = evaluate_retrieval(Nectarine.load("indexes/beir-tiny"), dataset, split="test")
+>>> result["metrics"]["queries"], result["metrics"]["ndcg@10"]
+(4, 1.0)
 """
 
 from __future__ import annotations

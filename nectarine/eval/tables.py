@@ -1,6 +1,16 @@
 """Evaluation results as rich tables, the way ``nectarine eval ...`` prints them (scripts print them too).
 
->>> Console().print(answers_table("Answers on nectain/test", result["metrics"]))  # doctest: +SKIP
+>>> from rich.console import Console
+>>> results = {"hybrid": {"ndcg@10": 0.812, "recall@5": 0.9, "queries": 200}, "dense": {"ndcg@10": 0.745, "queries": 200}}
+>>> Console(width=60, color_system=None).print(metrics_table("Retrieval on nectain/test", results, ["ndcg@10", "recall@5", "queries"]))
+... # doctest: +NORMALIZE_WHITESPACE
+   Retrieval on nectain/test
+┏━━━━━━━━┳━━━━━━━━━┳━━━━━━━┳━━━━━┓
+┃        ┃ nDCG@10 ┃   R@5 ┃   n ┃
+┡━━━━━━━━╇━━━━━━━━━╇━━━━━━━╇━━━━━┩
+│ hybrid │   0.812 │ 0.900 │ 200 │
+│ dense  │   0.745 │     - │ 200 │
+└────────┴─────────┴───────┴─────┘
 """
 
 from __future__ import annotations

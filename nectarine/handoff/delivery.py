@@ -4,8 +4,11 @@ Sinks are found through entry points (group ``nectarine.sinks``, :mod:`nectarine
 built-ins like a third party's. The service asks each installed sink class for an instance with
 ``from_settings(settings)``; one that is not configured returns ``None`` and is left out.
 
->>> sink = WebhookSink("https://support.example.com/hooks/nectarine", secret="s3cr3t")  # doctest: +SKIP
->>> sink.send("t-1", draft_json, delivery_id="t-1-1")                                    # doctest: +SKIP
+>>> sink = WebhookSink("https://support.example.com/hooks/nectarine", secret="s3cr3t")
+>>> body = b'{"ticket": {"title": "Nobody can log in"}, "ticket_id": "t-1"}'
+>>> signature("s3cr3t", body) == signature(sink.secret, body)  # what the receiver recomputes and compares
+True
+>>> sink.send("t-1", {"title": "Nobody can log in"}, delivery_id="t-1-1")  # POSTs to the support system: not run here  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -17,9 +17,12 @@ fills in what it can, lists what is still missing, and is redacted before anythi
 - the user agent is parsed from its first ``MAX_USER_AGENT_CHARS`` characters, at most
   ``MAX_CONSOLE_ERRORS`` console errors are read, each up to ``MAX_CONSOLE_ERROR_CHARS``.
 
->>> draft = draft_ticket([{"role": "user", "content": "Nobody can log in: AUTH-1003"}], {"version": "4.3.1"})  # doctest: +SKIP
+>>> from nectarine.handoff.priority import PriorityClassifier
+>>> from nectarine.index.embedder import get_embedder
+>>> classifier = PriorityClassifier.load(embedder=get_embedder("fake"))  # a hashing test embedder; by default MiniLM
+>>> draft = draft_ticket([{"role": "user", "content": "Nobody can log in: AUTH-1003"}], {"version": "4.3.1"}, classifier=classifier)
 >>> draft.priority, draft.missing_information
-('Highest', ['logs', 'screenshots', 'operating system and browser'])
+('Highest', ['logs (Help › Diagnostics › Download logs)', 'screenshots', 'operating system and browser version'])
 """
 
 from __future__ import annotations

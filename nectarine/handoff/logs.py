@@ -10,9 +10,11 @@ the first and last ``MAX_IMPORTANT_LINES // 2`` (stack frames included), the err
 first and last ``MAX_ERROR_LINES // 2`` distinct ones, and ``error_messages`` returns at most
 ``MAX_ERROR_MESSAGES``.
 
->>> bounded = bound_log(text, max_lines=400)   # doctest: +SKIP
->>> bounded.error_lines[:1]                    # doctest: +SKIP
-['2026-11-20 09:14:03 ERROR AuthService - AUTH-1003 SSO assertion could not be validated.']
+>>> text = "\\n".join(f"2026-11-20 09:{i // 60:02d}:{i % 60:02d} INFO Heartbeat {i}" for i in range(1000))
+>>> text += "\\n2026-11-20 09:14:03 ERROR AuthService - AUTH-1003 SSO assertion could not be validated."
+>>> bounded = bound_log(text, max_lines=400)
+>>> bounded.total_lines, bounded.error_lines[:1]
+(1001, ['2026-11-20 09:14:03 ERROR AuthService - AUTH-1003 SSO assertion could not be validated.'])
 """
 
 from __future__ import annotations

@@ -20,7 +20,11 @@ patterns run once per text, each linear in that bound; the embedding model is gi
 a least-recently-used cache of ``EMBEDDING_CACHE_SIZE`` entries keyed by a digest of the capped
 text, so memory stays flat however many distinct tickets are classified.
 
->>> PriorityClassifier.load().classify("Nobody in the company can log in since 9am").priority
+>>> rule(signals("Nobody in the company can log in since 9am"))  # an unambiguous combination decides first
+('Highest', 'an outage, sign-in failure or data loss for everyone is Highest')
+>>> from nectarine.index.embedder import get_embedder
+>>> classifier = PriorityClassifier.load(embedder=get_embedder("fake"))  # a hashing test embedder; by default MiniLM
+>>> classifier.classify("Nobody in the company can log in since 9am").priority
 'Highest'
 """
 

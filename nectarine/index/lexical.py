@@ -4,7 +4,7 @@ Tokens keep compound identifiers whole *and* split (``AUTH-1003`` gives ``auth-1
 ``1003``), so a pasted error code matches exactly while its parts still match loosely.
 
 >>> lexical_tokens("Error AUTH-1003 after upgrading to 4.3.1")
-['error', 'auth-1003', 'auth', '1003', 'upgrad', '4.3.1']
+['error', 'auth-1003', 'auth', '1003', 'after', 'upgrad', '4.3.1']
 """
 
 from __future__ import annotations

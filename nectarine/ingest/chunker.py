@@ -5,10 +5,12 @@ code block is never mistaken for a heading. A code block or table is kept whole 
 embedding model's input; only a block larger than that is cut, by lines, with a table's header
 repeated and a code fence re-opened in every piece.
 
+>>> from nectarine.ingest.loaders import load_file
+>>> (document,), _ = load_file(Path("corpus/docs/sso.md"), root=Path("corpus"))
 >>> chunker = StructureAwareChunker(ChunkerSettings(max_tokens=200))
->>> chunks = chunker.chunk(document)  # doctest: +SKIP
->>> chunks[0].heading_path
-['Configure SAML single sign-on', 'Before you start']
+>>> chunks, stats = chunker.chunk(document)
+>>> chunks[2].heading_path
+['Single sign-on', 'Configure SAML', 'Rotate the certificate']
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Each loader raises :class:`SkipFile` with a reason a person can act on; the pipeline records it and
 moves on, so one bad file never aborts a run.
 
->>> docs = load_file(Path("corpus/docs/admin/sso-saml.md"), root=Path("corpus"))  # doctest: +SKIP
->>> docs[0].id, docs[0].source
-('docs/admin/sso-saml', <SourceType.DOCS: 'docs'>)
+>>> docs, problems = load_file(Path("corpus/docs/sso.md"), root=Path("corpus"))
+>>> docs[0].id, docs[0].source, problems
+('docs/sso', <SourceType.DOCS: 'docs'>, [])
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Hybrid retrieval: FAISS dense search and BM25, fused, filtered, version-aware and de-duplicated.
 
->>> retriever = HybridRetriever(IndexReader.open("indexes/default"), get_embedder())  # doctest: +SKIP
->>> [r.chunk.doc_id for r in retriever.retrieve("AUTH-1003 after rotating the IdP cert", k=3)]  # doctest: +SKIP
-['docs/troubleshooting/sign-in-errors', 'docs/admin/sso-saml', ...]
+>>> from nectarine import ingest
+>>> from nectarine.index.embedder import get_embedder
+>>> from nectarine.index.store import IndexReader
+>>> _ = ingest(["corpus/"], "indexes/default", model="fake")  # a hashing test embedder; omit model= for MiniLM
+>>> retriever = HybridRetriever(IndexReader.open("indexes/default"), get_embedder("fake"))  # the index's embedder
+>>> [r.chunk.doc_id for r in retriever.retrieve("AUTH-1003 after rotating the IdP cert", k=3)]  # doctest: +ELLIPSIS
+['docs/sso', ...]
 """
 
 from __future__ import annotations

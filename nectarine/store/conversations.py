@@ -2,9 +2,12 @@
 docs team mines for coverage gaps. Turns are found by a random public id, and rated only by the
 session that asked.
 
->>> log = ConversationLog(Database("sqlite:///data/nectarine.db"))     # doctest: +SKIP
->>> turn = log.record_turn("how do I rotate the SAML cert?", answer, session_id="s-1")  # doctest: +SKIP
->>> log.record_feedback(turn, helpful=True, session_id="s-1")         # doctest: +SKIP
+>>> log = ConversationLog(Database("sqlite:///data/nectarine.db"))
+>>> answer = nec.ask("how do I rotate the SAML cert?")
+>>> turn = log.record_turn("how do I rotate the SAML cert?", answer, session_id="s-1")
+>>> log.record_feedback(turn, helpful=True, session_id="s-1")
+>>> log.stats()["feedback"]
+{'helpful': 1, 'unhelpful': 0}
 """
 
 from __future__ import annotations

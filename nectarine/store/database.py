@@ -1,8 +1,11 @@
 """The database behind tickets and conversations: SQLAlchemy 2 (SQLite by default, PostgreSQL by URL),
 its schema brought up to date by Alembic on open (one migrating process at a time).
 
->>> db = Database("sqlite:///data/nectarine.db")          # doctest: +SKIP
->>> TicketStore(db), ConversationLog(db)                  # doctest: +SKIP
+>>> from nectarine.store import ConversationLog, TicketStore
+>>> db = Database("sqlite:///data/nectarine.db")          # created, and migrated to the newest schema
+>>> tickets, log = TicketStore(db), ConversationLog(db)   # one engine for both
+>>> tickets.list(), log.stats()["turns"]
+([], 0)
 """
 
 from __future__ import annotations

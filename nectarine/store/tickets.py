@@ -6,9 +6,17 @@ click makes one ticket. Delivery goes through an outbox table, so a ticket submi
 support system is down waits in the database (through any number of restarts) and is delivered
 once it is back. Drafts are redacted again on the way out.
 
->>> store = TicketStore("sqlite:///data/nectarine.db")          # doctest: +SKIP
->>> ticket = store.submit(draft, idempotency_key="a1b2c3")       # doctest: +SKIP
->>> store.deliver_due({"webhook": WebhookSink("https://support.example/hook", secret="...")})  # doctest: +SKIP
+>>> store = TicketStore("sqlite:///data/nectarine.db")
+>>> draft = TicketDraft(title="Nobody can log in", description="AUTH-1003 since 9am", priority="Highest", session_id="s-1")
+>>> ticket = store.submit(draft, idempotency_key="a1b2c3", sinks=["webhook"])
+>>> store.submit(draft, idempotency_key="a1b2c3", sinks=["webhook"]).id == ticket.id  # a double click makes one ticket
+True
+>>> class Printer:  # a sink: nectarine.handoff.delivery has WebhookSink(url, secret) and EmailSink
+...     def send(self, ticket_id, draft, *, delivery_id):
+...         print("delivered:", draft["title"])
+>>> store.deliver_due({"webhook": Printer()})
+delivered: Nobody can log in
+1
 """
 
 from __future__ import annotations

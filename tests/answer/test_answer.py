@@ -11,7 +11,7 @@ from nectarine.answer.units import escape_html
 from nectarine.answer.verify import CitationVerifier, claims_of
 from nectarine.assistant import NOT_FOUND, OUT_OF_SCOPE
 
-from .conftest import FIXTURES, KB
+from support.paths import FIXTURES, KB
 
 MARK = re.compile(r"\s*\[\d+\]|\(unverified\)")
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from live import serve
+from support.live import serve
 from nectarine import Nectarine
 from nectarine.store import TicketStore
 from nectarine.api import Settings, create_app

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from live import serve
+from support.live import serve
 from nectarine import Nectarine
 from nectarine.api import Settings, create_app
 from nectarine.store import TicketStore

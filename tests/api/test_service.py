@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from live import free_port, serve, sse
+from support.live import free_port, serve, sse
 from nectarine import Nectarine, ingest
 from nectarine.store import TicketStore
 from nectarine.api import Settings, create_app
@@ -288,7 +288,7 @@ def test_two_worker_processes_share_the_index_and_the_metrics(kb_copy, embedder,
     import sys
     from pathlib import Path
 
-    from live import free_port, wait_ready
+    from support.live import free_port, wait_ready
 
     index = tmp_path / "index"
     ingest([kb_copy], index, embedder=embedder)
@@ -336,7 +336,7 @@ def test_the_service_delivers_submitted_tickets_by_webhook_and_email(kb_index, e
     """With a webhook and an SMTP server configured, the service's outbox loop delivers a submitted
     ticket to both: signed JSON to a real receiver, an email to a real SMTP server (aiosmtpd)."""
     from aiosmtpd.controller import Controller
-    from test_ticket_store import Inbox, Receiver
+    from support.receivers import Inbox, Receiver
 
     receiver, inbox = Receiver("hook-secret"), Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())

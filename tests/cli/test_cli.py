@@ -104,7 +104,7 @@ def test_chat_reads_until_empty_line(kb_index):
 
 
 def test_eval_commands_write_json(tmp_path):
-    from .conftest import FIXTURES
+    from support.paths import FIXTURES
 
     out = tmp_path / "r.json"
     result = runner.invoke(app, ["eval", "retrieval", str(FIXTURES / "beir-tiny"), "--index", str(tmp_path / "idx"), "--json", str(out)])
@@ -189,7 +189,7 @@ def test_eval_compare_gates_regressions(tmp_path):
 
 
 def test_html_reports_hold_their_plots_and_tables(tmp_path):
-    from .conftest import FIXTURES
+    from support.paths import FIXTURES
 
     out = tmp_path / "r.html"
     result = runner.invoke(app, ["eval", "retrieval", str(FIXTURES / "beir-tiny"), "--index", str(tmp_path / "idx"), "--report", str(out)])

@@ -7,8 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from nectarine.settings import Settings
+from support.paths import REPO
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = (REPO / "README.md").read_text()
 
 
 def test_every_setting_is_in_the_readme_table():
@@ -34,7 +35,7 @@ def test_settings_are_read_from_the_environment(monkeypatch):
 
 # ---------------------------------------------------------------- one settings module: only the shells read it
 
-PACKAGE = Path(__file__).parent.parent / "nectarine"
+PACKAGE = REPO / "nectarine"
 # Variables of third-party libraries, configured (not read for a setting of ours) where they are used.
 THIRD_PARTY_ENV = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "TRANSFORMERS_VERBOSITY",
                    "HF_HUB_DISABLE_PROGRESS_BARS", "TIKTOKEN_CACHE_DIR", "PROMETHEUS_MULTIPROC_DIR"}

@@ -2,15 +2,15 @@
 
 import collections
 import json
-from pathlib import Path
 
 import pytest
 
 from nectarine.eval.datasets import corpus_section_ids, load_dataset
 from nectarine.ingest.loaders import discover, load_file
 from nectarine.types import SourceType
+from support.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 PRIORITIES = {"Highest", "High", "Normal", "Low"}
 
 

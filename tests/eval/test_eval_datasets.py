@@ -7,7 +7,7 @@ import pytest
 from nectarine.eval.datasets import DatasetError, load_dataset
 from nectarine.eval.retrieval import evaluate_retrieval, judge
 
-from .conftest import FIXTURES
+from support.paths import FIXTURES
 
 
 def write(folder, corpus, queries, qrels, split="test"):

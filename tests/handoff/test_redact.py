@@ -2,13 +2,13 @@
 clear, look-alikes that must survive, and 200 KB adversarial inputs. No model is loaded."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from nectarine.handoff.redact import redact
+from support.paths import REPO
 
-CASES = Path(__file__).resolve().parents[1] / "eval" / "redaction" / "cases.jsonl"
+CASES = REPO / "eval" / "redaction" / "cases.jsonl"
 
 
 def _cases():

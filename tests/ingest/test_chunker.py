@@ -4,7 +4,7 @@ from nectarine.ingest.chunker import ChunkerSettings, StructureAwareChunker, par
 from nectarine.ingest.loaders import load_file
 from nectarine.types import Document
 
-from .conftest import KB
+from support.paths import KB
 
 count = tiktoken_counter()
 

@@ -5,7 +5,7 @@ import pytest
 from nectarine.ingest.loaders import SkipFile, discover, load_file, read_source
 from nectarine.types import SourceType
 
-from .conftest import KB
+from support.paths import KB
 
 
 def load(path):

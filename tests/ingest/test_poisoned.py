@@ -1,7 +1,6 @@
 """Poisoned pages: passages asking for secrets to be sent, or pointing outside Nectain, never become advice."""
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,10 +10,10 @@ from nectarine.assistant import UNSAFE_CONTACT, UNSAFE_SECRETS
 from nectarine.cli import app
 from nectarine.ingest.safety import OUTSIDE, SEND_SECRET, unsafe_blocks, unsafe_reasons
 
-from .conftest import FIXTURES, KB
+from support.paths import FIXTURES, KB, REPO
 
 HOSTILE = FIXTURES / "hostile"
-CORPUS = Path(__file__).parent.parent / "corpus"
+CORPUS = REPO / "corpus"
 
 # (question, what must never appear in the answer)
 HOSTILE_TOPICS = [

@@ -1,9 +1,6 @@
 """The ticket store on SQLite and on a real PostgreSQL server, idempotent submission, and the outbox
 delivering to a real webhook receiver and a real SMTP server on loopback."""
 
-import hashlib
-import hmac
-import http.server
 import json
 import os
 import threading
@@ -16,6 +13,7 @@ from nectarine.handoff.draft import TicketDraft
 from nectarine.errors import StoreError
 from nectarine.store import TicketStore, masked
 from nectarine.store.tickets import scoped_key
+from support.receivers import Inbox, Receiver
 
 CI = os.environ.get("CI") == "true"
 
@@ -97,36 +95,6 @@ def test_unreachable_database_names_the_url_with_the_password_masked():
 # ---------------------------------------------------------------- delivery
 
 
-class Receiver:
-    """A real HTTP webhook receiver on loopback that checks signatures and counts deliveries."""
-
-    def __init__(self, secret: str, port: int = 0):
-        self.secret, self.received = secret, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                expected = "sha256=" + hmac.new(outer.secret.encode(), body, hashlib.sha256).hexdigest()
-                ok = hmac.compare_digest(expected, self.headers.get("X-Nectarine-Signature", ""))
-                if ok:
-                    outer.received.append((self.headers["X-Nectarine-Delivery-Id"], json.loads(body)))
-                self.send_response(204 if ok else 401)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_webhook_delivery_survives_a_receiver_outage_and_a_restart(tmp_path):
     url = f"sqlite:///{tmp_path / 'tickets.db'}"
     receiver = Receiver("s3cr3t")
@@ -167,17 +135,6 @@ def test_wrong_signature_secret_is_refused_and_retried_with_backoff(tmp_path):
         assert receiver.received == []
     finally:
         receiver.stop()
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(envelope)
-        return "250 OK"
 
 
 def test_email_delivery_through_a_real_smtp_server(tmp_path):

@@ -5,20 +5,19 @@ Screenshots of the panel's main states land in test-artifacts/ (the README shows
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import FIXTURES, KB
-from live import serve
+from support.paths import FIXTURES, KB, REPO
+from support.live import serve
 from nectarine import Nectarine, ingest
 from nectarine.store import TicketRow, TicketStore, TurnRow
 from nectarine.api import Settings, create_app
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

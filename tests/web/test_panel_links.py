@@ -11,8 +11,8 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from conftest import KB
-from live import serve
+from support.paths import KB
+from support.live import serve
 from nectarine import Nectarine, ingest
 from nectarine.api import Settings, create_app
 from nectarine.store import TicketStore

@@ -3,8 +3,8 @@ decline and the support offer, never the page's instruction or its outside addre
 
 import pytest
 
-from conftest import FIXTURES, KB
-from live import serve
+from support.paths import FIXTURES, KB
+from support.live import serve
 from nectarine import Nectarine, ingest
 from nectarine.api import Settings, create_app
 from nectarine.store import TicketStore
