@@ -1,7 +1,7 @@
 """What the assistant does with a verified answer: give it, decline it, or give it and recommend support.
 
 A pure function of the signals ``Nectarine.ask`` computed, so every rule is visible in one place and
-tested as a table (tests/test_decision.py). The order is the precedence:
+tested as a table (tests/answer/test_decision.py). The order is the precedence:
 
 1. **out of scope** (nothing in the docs is about it, or the message tries to change the assistant's
    instructions): a fixed reply, no citations, no handoff;

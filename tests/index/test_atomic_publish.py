@@ -14,7 +14,11 @@ from nectarine.index.store import current_generation
 pytestmark = pytest.mark.slow
 
 
-def add_pages(folder, n=150):
+PAGES = 450  # 4 sections each: 1,800 new chunks, embedding for well over 4 s even where int8 kernels are fast (AMX/VNNI)
+NEW_CHUNKS = 4 * PAGES
+
+
+def add_pages(folder, n=PAGES):
     for i in range(n):
         sections = "\n\n".join(
             f"## Topic {j} of page {i}\n\nPage {i} explains setting number {j}: open Admin Console, find option {i}-{j}, "
@@ -48,7 +52,7 @@ def test_sigkill_mid_build_keeps_previous_index(kb_copy, tmp_path, embedder, pha
     try:
         deadline = time.monotonic() + 240
         if phase == "embedding":
-            time.sleep(4)  # well into embedding 600 new chunks, long before the write
+            time.sleep(4)  # well into embedding the new chunks, long before the write
             assert proc.poll() is None, "the build finished before it could be killed"
         else:
             while not any(p.name.startswith(".staging-") for p in idx.iterdir()):
@@ -67,7 +71,7 @@ def test_sigkill_mid_build_keeps_previous_index(kb_copy, tmp_path, embedder, pha
 
     # The next build cleans up after the dead one and publishes normally.
     report = ingest([kb_copy], idx, embedder=embedder)
-    assert report.added == 600
+    assert report.added == NEW_CHUNKS
     assert not any(p.name.startswith(".staging-") for p in idx.iterdir())
     assert current_generation(idx) != live
-    assert Nectarine.load(idx, embedder=embedder).reader.size == before[1] + 600
+    assert Nectarine.load(idx, embedder=embedder).reader.size == before[1] + NEW_CHUNKS
