@@ -1,6 +1,11 @@
-"""Fit the confidence model and the handoff threshold on the DEV split; report calibration on TEST.
+"""Fit the confidence model and the handoff threshold on the DEV split(s); report calibration on TEST.
 
     .venv/bin/python scripts/calibrate_confidence.py eval/nectain --index indexes/nectain
+    .venv/bin/python scripts/calibrate_confidence.py eval/nectain ../shared/datasets/mtrag-govt \
+        --index indexes/nectain --index indexes/mtrag-govt      # fitted on both dev sets together
+
+With several datasets, their dev questions are pooled (so the model holds on data we did not write),
+and each test split is reported on its own.
 
 Target: "the answer cites a passage that the qrels call relevant" (0 for every unanswerable and
 escalation question). A logistic regression over the evidence features (nectarine/answer/confidence.py)
@@ -28,23 +33,27 @@ console = Console()
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dataset")
-    ap.add_argument("--index", default="indexes/nectain")
+    ap.add_argument("dataset", nargs="+")
+    ap.add_argument("--index", action="append", help="one per dataset, in order (default indexes/<dataset name>)")
     ap.add_argument("--plot", type=Path, default=Path("eval/nectain/reliability-test.png"))
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
 
-    ds = load_dataset(args.dataset)
-    nec = Nectarine.load(args.index)
-    nec.warm_up()
-    nec.confidence = ConfidenceModel.default()
-    dev = evaluate_answers(nec, ds, split="dev")["items"]
+    sets = []
+    for i, path in enumerate(args.dataset):
+        ds = load_dataset(path)
+        nec = Nectarine.load(args.index[i] if args.index and i < len(args.index) else f"indexes/{ds.name}")
+        nec.warm_up()
+        nec.confidence = ConfidenceModel.default()
+        sets.append((ds, nec))
+    dev = [it for ds, nec in sets for it in evaluate_answers(nec, ds, split="dev")["items"]]
+    names = " + ".join(f"{ds.name}/dev" for ds, _ in sets)
     X = np.array([[it["evidence"][f] for f in FEATURES] for it in dev])
     y = np.array([int(it["good"]) for it in dev])
     means, scales = X.mean(0), X.std(0) + 1e-9
     lr = LogisticRegression(C=1.0, max_iter=2000).fit((X - means) / scales, y)
     model = ConfidenceModel(weights=lr.coef_[0].round(5).tolist(), bias=round(float(lr.intercept_[0]), 5),
-                            means=means.round(5).tolist(), scales=scales.round(5).tolist(), fitted_on=f"{ds.name}/dev, {len(y)} questions")
+                            means=means.round(5).tolist(), scales=scales.round(5).tolist(), fitted_on=f"{names}, {len(y)} questions")
 
     probs = np.array([model.predict(Evidence(**dict(zip(FEATURES, row)))) for row in X])
     answerable = np.array([it["answerable"] for it in dev])
@@ -73,13 +82,15 @@ def main() -> None:
     console.print(f"handoff threshold {model.threshold} (Youden J {best_j:.3f}); out of scope: dense < {cut[0]} and coverage < {cut[1]} (F1 {best_f1:.3f})")
     console.print(f"dev ECE {ece(probs, y):.4f}; wrote {MODEL_FILE}")
 
-    nec.confidence = ConfidenceModel.load()
-    test = evaluate_answers(nec, ds, split="test")
-    m = test["metrics"]
-    console.print({k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})
-    bins = calibration_bins([it["confidence"] for it in test["items"]], [int(it["good"]) for it in test["items"]])
-    plot_reliability(bins, m["ece"], args.plot, title=f"Confidence on {ds.name}/test (ECE {m['ece']:.3f})")
-    console.print(f"wrote {args.plot}")
+    for i, (ds, nec) in enumerate(sets):
+        nec.confidence = ConfidenceModel.load()
+        test = evaluate_answers(nec, ds, split="test")
+        m = test["metrics"]
+        console.print(f"[bold]{ds.name}/test[/]", {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})
+        if i == 0:  # the project's own set's diagram, as before
+            bins = calibration_bins([it["confidence"] for it in test["items"]], [int(it["good"]) for it in test["items"]])
+            plot_reliability(bins, m["ece"], args.plot, title=f"Confidence on {ds.name}/test (ECE {m['ece']:.3f})")
+            console.print(f"wrote {args.plot}")
 
 
 def plot_reliability(bins: list[dict], ece_value: float, path: Path, title: str) -> None:
