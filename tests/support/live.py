@@ -63,3 +63,18 @@ def sse(response: httpx.Response) -> list[tuple[str, dict]]:
     if data:
         events.append((name, json.loads("\n".join(data))))
     return events
+
+
+@contextmanager
+def served_corpus(corpus_paths, tmp, embedder, **settings):
+    """The given folders ingested into ``tmp/index`` with ``embedder``, served by the real app (ticket
+    store in ``tmp/db.sqlite``, answers rate limit opened); yields ``(base URL, assistant)``."""
+    from nectarine import Nectarine, ingest
+    from nectarine.api import Settings, create_app
+    from nectarine.store import TicketStore
+
+    ingest(list(corpus_paths), tmp / "index", embedder=embedder)
+    nec = Nectarine.load(tmp / "index", embedder=embedder)
+    nec.attach_store(TicketStore(f"sqlite:///{tmp / 'db.sqlite'}"))
+    with serve(create_app(Settings(**{"rate_limit": "1000/minute", **settings}), nectarine=nec)) as url:
+        yield url, nec

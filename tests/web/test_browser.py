@@ -7,7 +7,7 @@ import re
 import shutil
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,10 +18,6 @@ from nectarine.store import TicketRow, TicketStore, TurnRow
 from nectarine.api import Settings, create_app
 
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
 # Records every data-state the panel's answers pass through, and the answer text seen while streaming:
 # proof that text arrived in pieces, from inside the page.
 RECORDER = """
@@ -57,17 +53,9 @@ def site(embedder, tmp_path_factory):
         yield url, store
 
 
-@pytest.fixture(scope="module")
-def browser():
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser):
+def page(browser):  # browser: tests/web/conftest.py
+    ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.add_init_script(RECORDER)

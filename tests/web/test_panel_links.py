@@ -11,12 +11,9 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
+from support.browser import ask_in_panel, watched_page
+from support.live import served_corpus
 from support.paths import KB
-from support.live import serve
-from nectarine import Nectarine, ingest
-from nectarine.api import Settings, create_app
-from nectarine.store import TicketStore
-from support.browser import ask_in_panel, chromium, watched_page
 
 BAD_LINK = "[guide](javascript:alert(1))"
 IMAGE = "![x](http://evil/x.png)"
@@ -55,17 +52,8 @@ def site(embedder, tmp_path_factory):
     corpus = tmp / "kb"
     shutil.copytree(KB, corpus)
     (corpus / "docs" / "quokka-reports.md").write_text(QUOKKA)
-    ingest([corpus], tmp / "index", embedder=embedder)
-    nec = Nectarine.load(tmp / "index", embedder=embedder)
-    nec.attach_store(TicketStore(f"sqlite:///{tmp / 'db.sqlite'}"))
-    with serve(create_app(Settings(rate_limit="1000/minute"), nectarine=nec)) as url:
+    with served_corpus([corpus], tmp, embedder) as (url, _nec):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

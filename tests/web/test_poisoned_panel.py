@@ -3,28 +3,15 @@ decline and the support offer, never the page's instruction or its outside addre
 
 import pytest
 
+from support.browser import ask_in_panel, watched_page
+from support.live import served_corpus
 from support.paths import FIXTURES, KB
-from support.live import serve
-from nectarine import Nectarine, ingest
-from nectarine.api import Settings, create_app
-from nectarine.store import TicketStore
-from support.browser import ask_in_panel, chromium, watched_page
 
 
 @pytest.fixture(scope="module")
 def site(embedder, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("poisoned-panel")
-    ingest([KB, FIXTURES / "hostile"], tmp / "index", embedder=embedder)
-    nec = Nectarine.load(tmp / "index", embedder=embedder)
-    nec.attach_store(TicketStore(f"sqlite:///{tmp / 'db.sqlite'}"))
-    with serve(create_app(Settings(rate_limit="1000/minute"), nectarine=nec)) as url:
+    with served_corpus([KB, FIXTURES / "hostile"], tmp_path_factory.mktemp("poisoned-panel"), embedder) as (url, _nec):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def test_the_panel_declines_a_poisoned_page_and_offers_support(site, browser):
