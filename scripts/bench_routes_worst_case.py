@@ -90,7 +90,7 @@ def main() -> None:
 
         index = str(Path(tempfile.mkdtemp(prefix="nectarine-worst-")) / "index")
         ingest([ROOT / "corpus"], index)
-    server = Server(index, env={"NECTARINE_RATE_LIMIT_ADMIN": "10000000/minute", "NECTARINE_ADMIN_TOKEN": "bench-admin"})
+    server = Server(index, env={"NECTARINE_ADMIN_TOKEN": "bench-admin"})
     try:
         console.print(f"server ready in {server.wait_ready():.1f} s")
         proc = psutil.Process(server.proc.pid)

@@ -53,42 +53,72 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Server:
-    """`nectarine serve` in a child process, on a free port, with limits opened for the load."""
+    """`nectarine serve` in a child process of its own session, on a free port, with every limit opened, a
+    random admin token (``.token``), a throw-away SQLite database and no delivery targets; its output goes
+    to ``.log_path``. Shared by the load, soak and worst-case benchmarks."""
+
+    OPEN = "10000000/minute"
 
     def __init__(self, index: str, workers: int = 1, env: dict | None = None) -> None:
+        import secrets
         import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.tmp = tempfile.mkdtemp(prefix="nectarine-load-")
-        env = {**os.environ, "NECTARINE_RATE_LIMIT": "10000000/minute", "NECTARINE_RATE_LIMIT_OTHER": "10000000/minute",
-               "NECTARINE_RATE_LIMIT_ANY": "10000000/minute",
-               "NECTARINE_DATABASE_URL": f"sqlite:///{self.tmp}/db.sqlite", **(env or {})}
-        cmd = [str(ROOT / ".venv/bin/nectarine"), "serve", "--index", index, "--port", str(self.port), "--workers", str(workers)]
+        self.tmp = tempfile.mkdtemp(prefix="nectarine-bench-")
+        self.log_path = Path(self.tmp) / "server.log"
+        self.token = secrets.token_urlsafe(24)
+        env = {**os.environ, "NECTARINE_RATE_LIMIT": self.OPEN, "NECTARINE_RATE_LIMIT_OTHER": self.OPEN,
+               "NECTARINE_RATE_LIMIT_ANY": self.OPEN, "NECTARINE_RATE_LIMIT_ADMIN": self.OPEN,
+               "NECTARINE_DATABASE_URL": f"sqlite:///{self.tmp}/db.sqlite", "NECTARINE_ADMIN_TOKEN": self.token,
+               "NECTARINE_CORPUS": str(ROOT / "corpus"), **(env or {})}
+        for name in ("NECTARINE_WEBHOOK_URL", "NECTARINE_SMTP_HOST", "NECTARINE_RATE_LIMIT_STORAGE"):
+            env.pop(name, None)  # tickets stay in the throw-away database; limits in this process
+        cmd = [str(ROOT / ".venv/bin/nectarine"), "serve", "--index", str(index), "--port", str(self.port), "--workers", str(workers)]
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(f"{self.tmp}/server.log", "w"))
+        self._log = open(self.log_path, "w")
+        # A session of its own: Ctrl-C reaches the benchmark, which stops the server and its workers.
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.ps = psutil.Process(self.proc.pid)
 
-    def wait_ready(self, timeout: float = 120) -> float:
+    def wait_ready(self, timeout: float = 180) -> float:
         while time.perf_counter() - self.started < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(self.tmp, 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"the server exited ({self.proc.returncode}):\n{self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return time.perf_counter() - self.started
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise TimeoutError("server not ready")
+        raise TimeoutError(f"the server was not ready within {timeout} s")
 
     def rss_mb(self) -> float:
-        procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
-        return sum(p.memory_info().rss for p in procs) / 2**20
+        total = 0
+        for p in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total / 2**20
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        if self.proc.poll() is None:
+            children = self.ps.children(recursive=True)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            for child in children:  # workers the supervisor left behind, by pid
+                try:
+                    child.kill()
+                except psutil.NoSuchProcess:
+                    pass
+        self._log.close()
 
 
 serial = iter(range(10**9))

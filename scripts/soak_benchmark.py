@@ -3,7 +3,7 @@
 What it does:
   1. builds an index of corpus/ into a temporary folder (`nectarine ingest`; or serves --index DIR), and
      starts `.venv/bin/nectarine serve` on 127.0.0.1 on a free port, with a throw-away SQLite database,
-     a random admin token and the rate limits opened (NECTARINE_RATE_LIMIT*, "100000/minute");
+     a random admin token and the rate limits opened (scripts/load_benchmark.py: Server);
   2. for --minutes sends mixed traffic at a steady --rate (requests/s in total, from --clients concurrent
      httpx clients, only to 127.0.0.1):
        ask       POST /v1/ask, with a session id of its own in the context
@@ -44,10 +44,8 @@ import os
 import platform
 import random
 import re
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,11 +58,12 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_benchmark import Server  # noqa: E402  (the benchmarks' one way of starting a server)
+
 ROOT = Path(__file__).resolve().parent.parent
 NECTARINE = ROOT / ".venv/bin/nectarine"
-HOST = "127.0.0.1"
 KEY = {"X-Site-Key": "demo-public-key"}
-OPEN_LIMIT = "100000/minute"
 MIX = {"ask": 0.40, "chat": 0.25, "draft": 0.15, "feedback": 0.10, "submit": 0.10}
 VERSIONS = ["4.1", "4.2", "4.2.3", "4.3.1", "4.4", "4.5.0", "4.6.1"]
 REQUEST_TIMEOUT = 60.0  # seconds, for any one request (a chat stream included)
@@ -141,73 +140,6 @@ def log_text(rng: random.Random, size: int) -> str:
         lines.append(line)
         total += len(line) + 1
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------ the server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`nectarine serve` in a child process of its own session (Ctrl-C reaches this script, which stops it)."""
-
-    def __init__(self, index: Path, tmp: Path, workers: int) -> None:
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.token = secrets.token_urlsafe(24)
-        self.log_path = tmp / "server.log"
-        env = {**os.environ, "NECTARINE_RATE_LIMIT": OPEN_LIMIT, "NECTARINE_RATE_LIMIT_OTHER": OPEN_LIMIT,
-               "NECTARINE_RATE_LIMIT_ANY": OPEN_LIMIT, "NECTARINE_RATE_LIMIT_ADMIN": OPEN_LIMIT,
-               "NECTARINE_DATABASE_URL": f"sqlite:///{tmp / 'soak.sqlite'}", "NECTARINE_ADMIN_TOKEN": self.token,
-               "NECTARINE_CORPUS": str(ROOT / "corpus")}
-        for name in ("NECTARINE_WEBHOOK_URL", "NECTARINE_SMTP_HOST", "NECTARINE_RATE_LIMIT_STORAGE"):
-            env.pop(name, None)  # tickets stay in the throw-away database; limits in this process
-        cmd = [str(NECTARINE), "serve", "--index", str(index), "--host", HOST, "--port", str(self.port), "--workers", str(workers)]
-        self.started = time.monotonic()
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.ps = psutil.Process(self.proc.pid)
-
-    def wait_ready(self, timeout: float = 180) -> float:
-        while time.monotonic() - self.started < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited ({self.proc.returncode}):\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return time.monotonic() - self.started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"the server was not ready within {timeout} s")
-
-    def rss_mb(self) -> float:
-        total = 0
-        for p in [self.ps, *self.ps.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total / 2**20
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            children = self.ps.children(recursive=True)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            for child in children:  # workers the supervisor left behind, by pid
-                try:
-                    child.kill()
-                except psutil.NoSuchProcess:
-                    pass
-        self._log.close()
 
 
 # ------------------------------------------------------------------ the traffic
@@ -549,7 +481,7 @@ def main() -> int:
                 raise RuntimeError(f"nectarine ingest failed:\n{built.stdout[-2000:]}\n{built.stderr[-2000:]}")
             index_seconds = round(time.monotonic() - t, 1)
             console.print(f"index built in {index_seconds} s")
-        server = Server(index, tmp, args.server_workers)
+        server = Server(str(index), args.server_workers)
         cold_start = round(server.wait_ready(), 2)
         console.print(f"server ready at {server.url} in {cold_start} s (pid {server.proc.pid}); RSS {server.rss_mb():.1f} MB")
         try:
