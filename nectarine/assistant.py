@@ -372,6 +372,7 @@ class _Asking:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
 
     def run(self, k: int, on_delta: Callable[[str], None] | None) -> Answer:
+        import dataclasses
         import time
 
         t0 = time.perf_counter()
@@ -380,18 +381,23 @@ class _Asking:
         results, unsafe, unsafe_docs = self._timed("retrieve", self.retrieve, query, search_history, k)
         draft, answerer = self._timed("answer", self.answer, results, on_delta)
         verified, answerer = self._timed("verify", self.verify, draft, results, answerer)
-        confidence, ev, why, out_of_scope, injection = self._timed("confidence", self.score, results, verified, esc)
+        confidence, ev, why, out_of_scope, injection = self._timed("confidence", self.score, results, verified, esc, draft)
         cited_unsafe = {r.chunk.id for r in results if r.chunk.doc_id in unsafe_docs}
-        verdict = decide(Signals(text=verified.text, confidence=confidence, threshold=self.nec.confidence.threshold,
+        model = self.nec.confidence
+        verdict = decide(Signals(text=verified.text, confidence=confidence, threshold=model.threshold,
                                  out_of_scope=out_of_scope, injection=injection, escalation=esc.label if esc else None,
                                  reasons=tuple(why), unsafe=tuple(unsafe),
-                                 cites_unsafe_page=any(c.chunk_id in cited_unsafe for c in verified.citations)))
+                                 cites_unsafe_page=any(c.chunk_id in cited_unsafe for c in verified.citations),
+                                 decline_threshold=model.decline_threshold, covered=model.covered(ev), searched=ev.searched,
+                                 closest=_closest(results)))
+        if verdict.kind == "answer" and verdict.keep_citations and draft.lead:
+            verdict = dataclasses.replace(verdict, text=f"{draft.lead}\n\n{verdict.text}")
         if language != "en":
             from .answer.policy import SUPPORT_LANGUAGE_NOTE
 
             self.notes.insert(0, SUPPORT_LANGUAGE_NOTE)
         self.timings["total"] = time.perf_counter() - t0
-        return self.build(verdict, verified, answerer, language, ev, results)
+        return self.build(verdict, verified, answerer, language, ev, results, draft)
 
     def policy(self):
         """The question's language, and whether it must go to support whatever the docs say."""
@@ -412,7 +418,17 @@ class _Asking:
         return self.question, self.history
 
     def retrieve(self, query: str, search_history: list, k: int):
+        """The passages for the question; for "what changed in/since X", the release notes of that range as well."""
+        from .answer.kinds import QuestionKind, in_range, question_kind, version_range
+
         results = self.live.retriever.retrieve(query, k, filters=Filters(version=self.ctx.version), history=search_history)
+        if question_kind(self.question) == QuestionKind.CHANGES:
+            lo, hi = version_range(self.question, self.ctx.version)
+            if lo is not None or hi is not None:
+                notes = self.live.retriever.retrieve(query, 3 * k, filters=Filters(sources=[SourceType.RELEASE_NOTES]), history=search_history)
+                have = {r.chunk.id for r in results}
+                extra = [r for r in notes if r.chunk.id not in have and r.chunk.version and in_range(r.chunk.version, lo, hi, exact=lo is None)]
+                results = [r.model_copy(update={"rank": i}) for i, r in enumerate(results + extra[: 2 * k], 1)]
         return self.nec._screen(self.question, results, self.live)
 
     def answer(self, results: list[SearchResult], on_delta):
@@ -452,14 +468,19 @@ class _Asking:
                                   "this answer was composed directly from them.")
         return verified, answerer
 
-    def score(self, results: list[SearchResult], verified, esc):
+    def score(self, results: list[SearchResult], verified, esc, draft):
         """Confidence from the evidence, the reasons in words, and whether the question is out of scope."""
         from .answer.confidence import evidence_features, reasons
         from .answer.units import looks_like_injection
 
         model = self.nec.confidence
+        unit_top, unit_coverage = draft.signals.get("unit_top"), draft.signals.get("unit_coverage")
+        if unit_top is None:  # a model's draft: how well the best quotable unit answers, from the offline scorer
+            _, scored = self.live.offline.analyse(self.question, results, self.history, self.ctx.version)
+            unit_top = max((c.p for c in scored), default=0.0)
+            unit_coverage = max((c.features[1] for c in scored), default=0.0)
         ev = evidence_features(self.question, results, verified.text, verified.supported_rate, self.live.reader.lexical.idf,
-                               version=self.ctx.version)
+                               version=self.ctx.version, unit_top=unit_top, unit_coverage=unit_coverage or 0.0)
         confidence = model.predict(ev)
         injection = looks_like_injection(self.question)  # "ignore your instructions...": answered like any off-topic message
         out_of_scope = (model.out_of_scope(ev) or injection) and esc is None
@@ -470,13 +491,17 @@ class _Asking:
             why.insert(0, "the message asks the assistant to change its instructions")
         return confidence, ev, why, out_of_scope, injection
 
-    def build(self, verdict, verified, answerer, language: str, ev, results) -> Answer:
+    def build(self, verdict, verified, answerer, language: str, ev, results, draft) -> Answer:
         from .answer.confidence import FEATURES
+        from .answer.kinds import question_kind
+        from .answer.offline import dedupe_markers
         from .answer.units import escape_html
 
         return Answer(
             question=self.question,
-            text=escape_html(verdict.text),
+            text=escape_html(dedupe_markers(verdict.text)),
+            kind=verdict.kind,
+            question_kind=draft.signals.get("kind") or question_kind(self.question).value,
             citations=verified.citations if verdict.keep_citations else [],
             confidence=round(float(verdict.confidence), 4),
             reasons=list(verdict.reasons),
@@ -492,6 +517,19 @@ class _Asking:
             timings_ms={k_: round(v * 1000, 2) for k_, v in self.timings.items()},
             session_id=self.ctx.session_id,
         )
+
+
+def _closest(results: list[SearchResult], n: int = 3) -> tuple[tuple[str, str], ...]:
+    """(title, url) of the closest distinct pages, for a decline: the page title and its deepest heading."""
+    out: dict[str, tuple[str, str]] = {}
+    for r in results:
+        if r.chunk.doc_id not in out and r.chunk.url:
+            path = r.chunk.heading_path
+            title = path[0] + (f" › {path[-1]}" if len(path) > 1 else "") if path else r.chunk.title
+            out[r.chunk.doc_id] = (title, r.chunk.url)
+        if len(out) >= n:
+            break
+    return tuple(out.values())
 
 
 def _extractive(answerer) -> bool:

@@ -224,6 +224,8 @@ class SentenceCheck(BaseModel):
 class Answer(BaseModel):
     question: str
     text: str  # Markdown with [n] markers; raw HTML from documents is escaped
+    kind: str = "answer"  # answer | not_found (the docs do not cover it: an honest decline) | out_of_scope | unsafe
+    question_kind: str | None = None  # how-to, troubleshoot, setting, changes, availability, comparison, concept, fact
     citations: list[Citation] = Field(default_factory=list)
     confidence: float = 0.0
     reasons: list[str] = Field(default_factory=list)  # why the confidence is what it is

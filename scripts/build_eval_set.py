@@ -4,6 +4,8 @@
 
 Each source record carries its relevant section ids and split; this writes queries.jsonl (without
 those two helper fields) and qrels/<split>.tsv, and refuses ids that are not sections of the corpus.
+Nuggets (src/nuggets/*.jsonl, checked by scripts/check_nuggets.py) go into each query's
+``metadata.nuggets``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+from check_nuggets import check as check_nuggets  # noqa: E402
 from check_questions import main as check  # noqa: E402
 
 
@@ -23,6 +26,15 @@ def build(root: Path) -> None:
     sources = sorted((root / "src").glob("*.jsonl"))
     if check([str(s) for s in sources]) != 0:
         sys.exit("fix the problems above first")
+    nuggets = {}
+    if (root / "src" / "nuggets").is_dir():
+        if check_nuggets(root, []) != 0:
+            sys.exit("fix the nugget problems above first")
+        for f in sorted((root / "src" / "nuggets").glob("*.jsonl")):
+            for line in f.read_text().splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    nuggets[rec["_id"]] = rec["nuggets"]
     queries, qrels = [], {}
     for src in sources:
         for line in src.read_text().splitlines():
@@ -32,6 +44,8 @@ def build(root: Path) -> None:
             split = rec["metadata"]["split"]
             for cid in rec.pop("relevant"):
                 qrels.setdefault(split, []).append((rec["_id"], cid, 1))
+            if rec["_id"] in nuggets:
+                rec["metadata"]["nuggets"] = nuggets[rec["_id"]]
             queries.append(rec)
     (root / "queries.jsonl").write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in queries))
     (root / "qrels").mkdir(exist_ok=True)

@@ -9,9 +9,14 @@ and each test split is reported on its own.
 
 Target: "the answer cites a passage that the qrels call relevant" (0 for every unanswerable and
 escalation question). A logistic regression over the evidence features (nectarine/answer/confidence.py)
-gives the probability; the handoff threshold maximises Youden's J between answerable and unanswerable
-dev questions; the out-of-scope cut-offs are chosen on dev's out-of-scope questions. Writes
-nectarine/answer/confidence.json and a reliability diagram of the test split.
+gives the probability; the handoff threshold maximises Youden's J between answerable dev questions and the
+rest (unanswerable and escalation, the latter weighted twice: both should reach support); the out-of-scope cut-offs are chosen on dev's out-of-scope questions.
+
+The coverage model ("do the docs cover this at all?") is a second logistic regression on the same
+features, answerable against unanswerable (not escalation) dev questions, class-balanced. Its decline
+threshold is the highest that declines at most ``--max-declined`` (4%) of the answerable dev questions
+of every dataset, so the honest decline never costs more than that on any benchmark.
+Writes nectarine/answer/confidence.json and a reliability diagram of the test split.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ def main() -> None:
     ap.add_argument("dataset", nargs="+")
     ap.add_argument("--index", action="append", help="one per dataset, in order (default indexes/<dataset name>)")
     ap.add_argument("--plot", type=Path, default=Path("eval/nectain/reliability-test.png"))
+    ap.add_argument("--confidence-features", type=int, default=11,
+                    help="how many of FEATURES (in order) the confidence model uses; 11 = the ten of issue 11 plus unit_top, "
+                         "chosen on both dev sets (BENCHMARKS.md)")
+    ap.add_argument("--max-declined", type=float, default=0.04, help="share of answerable dev questions a decline may cost, per dataset")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
 
@@ -46,12 +55,18 @@ def main() -> None:
         nec.warm_up()
         nec.confidence = ConfidenceModel.default()
         sets.append((ds, nec))
-    dev = [it for ds, nec in sets for it in evaluate_answers(nec, ds, split="dev")["items"]]
+    dev, origin = [], []
+    for ds, nec in sets:
+        items = evaluate_answers(nec, ds, split="dev")["items"]
+        dev += items
+        origin += [ds.name] * len(items)
+    origin = np.array(origin)
     names = " + ".join(f"{ds.name}/dev" for ds, _ in sets)
     X = np.array([[it["evidence"][f] for f in FEATURES] for it in dev])
     y = np.array([int(it["good"]) for it in dev])
     means, scales = X.mean(0), X.std(0) + 1e-9
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit((X - means) / scales, y)
+    n = args.confidence_features  # the first n features; the rest (coverage signals) serve the coverage model only
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(((X - means) / scales)[:, :n], y)
     model = ConfidenceModel(weights=lr.coef_[0].round(5).tolist(), bias=round(float(lr.intercept_[0]), 5),
                             means=means.round(5).tolist(), scales=scales.round(5).tolist(), fitted_on=f"{names}, {len(y)} questions")
 
@@ -59,12 +74,22 @@ def main() -> None:
     answerable = np.array([it["answerable"] for it in dev])
     plain_unans = np.array([not it["answerable"] and not it["expect_handoff"] for it in dev])
     best_j, best_t = -1.0, 0.5
+    # Every question that should reach support counts against a threshold, an escalation (an outage, a blocked
+    # month-end close) twice: sending it off with a confident answer costs more than an unneeded ticket suggestion.
+    weight = np.where(np.array([bool(it["expect_handoff"]) for it in dev]), 2.0, 1.0)[~answerable]
     for t in np.linspace(0.05, 0.95, 91):
         tpr = float(np.mean(probs[answerable] >= t))
-        fpr = float(np.mean(probs[plain_unans] >= t))
+        fpr = float(np.sum(weight * (probs[~answerable] >= t)) / weight.sum())
         if tpr - fpr > best_j:
             best_j, best_t = tpr - fpr, float(t)
     model.threshold = round(best_t, 3)
+    escal = np.array([bool(it["expect_handoff"]) for it in dev])
+    for t in (0.45, 0.5, 0.55, 0.6, 0.65):
+        console.print(f"threshold {t}: " + "; ".join(
+            f"{name} answerable answered {np.mean(probs[answerable & (origin == name)] >= t):.3f}, "
+            f"false-confident {np.mean(probs[plain_unans & (origin == name)] >= t):.3f}, "
+            f"escalations under it {np.mean(probs[escal & (origin == name)] < t) if (escal & (origin == name)).any() else float('nan'):.3f}"
+            for name in sorted(set(origin))))
 
     oos = np.array(["out-of-scope" in it["kinds"] for it in dev])
     dense, cov = X[:, FEATURES.index("top_dense")], X[:, FEATURES.index("coverage")]
@@ -77,6 +102,22 @@ def main() -> None:
             if f1 > best_f1 and not (flag & answerable).any():  # never refuse an answerable dev question
                 best_f1, cut = f1, (round(float(d), 3), round(float(c), 3))
     model.out_of_scope_dense, model.out_of_scope_coverage = cut
+
+    known = answerable | plain_unans
+    z = (X - means) / scales
+    cov_lr = LogisticRegression(C=0.1, max_iter=3000, class_weight="balanced").fit(z[known], answerable[known].astype(int))
+    model.covered_weights = cov_lr.coef_[0].round(5).tolist()
+    model.covered_bias = round(float(cov_lr.intercept_[0]), 5)
+    covered = np.array([model.covered(Evidence(**dict(zip(FEATURES, row)))) for row in X])
+    decline = 0.0
+    for t in np.linspace(0.0, 0.9, 181):
+        if all(np.mean(covered[answerable & (origin == name)] < t) <= args.max_declined for name in set(origin)):
+            decline = round(float(t), 3)
+    model.decline_threshold = decline
+    for name in sorted(set(origin)):
+        m = origin == name
+        console.print(f"{name}/dev: decline below {decline}: answerable declined {np.mean(covered[answerable & m] < decline):.3f}, "
+                      f"unanswerable declined {np.mean(covered[plain_unans & m] < decline):.3f}")
     model.save()
     console.print(f"fitted on dev: weights {dict(zip(FEATURES, model.weights))}")
     console.print(f"handoff threshold {model.threshold} (Youden J {best_j:.3f}); out of scope: dense < {cut[0]} and coverage < {cut[1]} (F1 {best_f1:.3f})")

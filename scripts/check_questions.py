@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from list_sections import sections  # noqa: E402
 
 KINDS = {"paraphrase", "vague", "typo", "error-paste", "log-paste", "version-specific", "multi-source", "follow-up",
-         "how-to", "what-is", "limits", "troubleshooting", "changes", "near-miss", "out-of-scope", "escalation"}
+         "how-to", "what-is", "limits", "troubleshooting", "changes", "near-miss", "out-of-scope", "escalation",
+         "availability", "comparison", "concept"}
 
 
 def main(files: list[str]) -> int:

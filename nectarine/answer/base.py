@@ -6,7 +6,7 @@ as ``[1]``, ``[2]``... Verification, confidence and handoff happen after it, the
 >>> answerer = get_answerer("offline")
 >>> passages = nec.search("How do I rotate the SAML certificate?", k=3)
 >>> draft = answerer.answer("How do I rotate the SAML certificate?", passages)
->>> draft.text
+>>> draft.text.splitlines()[0]
 'Upload the new IdP signing certificate before the old one expires, or users get `AUTH-1003`. [1]'
 """
 
@@ -25,6 +25,8 @@ class AnswerDraft:
     text: str  # Markdown with [n] markers, n = 1-based position in the passages given
     answerer: str
     notes: list[str] = field(default_factory=list)
+    lead: str = ""  # a notice the assistant puts before the verified text (the offline answerer's version gap)
+    signals: dict = field(default_factory=dict)  # what the answerer saw, for confidence and evaluation (unit_top, kind)
 
 
 NO_ANSWER = "I could not find this in Nectain's documentation, blog or release notes."

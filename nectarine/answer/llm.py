@@ -54,17 +54,18 @@ class OpenAICompatibleAnswerer:
             )
         self.llm = llm  # any llama-index LLM works here: its other provider integrations plug in the same way
 
-    def _messages(self, question, passages, history):
+    def _messages(self, question, passages, history, context: AskContext | None = None):
         from llama_index.core.llms import ChatMessage
 
-        return [ChatMessage(role=m["role"], content=m["content"]) for m in build_messages(question, passages, history)]
+        version = context.version if context else None
+        return [ChatMessage(role=m["role"], content=m["content"]) for m in build_messages(question, passages, history, version=version)]
 
     def answer(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> AnswerDraft:
         if not passages:
             return AnswerDraft("", self.name)
         try:
-            response = self.llm.chat(self._messages(question, passages, history))
+            response = self.llm.chat(self._messages(question, passages, history, context))
         except Exception as exc:  # connection refused, timeout, 5xx after retries: all mean "use the fallback"
             raise AnswererUnavailable(_describe(exc, self.base_url)) from exc
         return draft_from_text(self.name, response.message.content or "")
@@ -94,7 +95,7 @@ class OpenAICompatibleAnswerer:
         if not passages:
             return
         try:
-            chunks = self.llm.stream_chat(self._messages(question, passages, history))
+            chunks = self.llm.stream_chat(self._messages(question, passages, history, context))
             for chunk in chunks:
                 if chunk.delta:
                     yield chunk.delta
@@ -138,9 +139,9 @@ class LlamaCppAnswerer:
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(), verbose=False, seed=seed)
         self.max_tokens, self.temperature = max_tokens, temperature
 
-    def _generate(self, question, passages, history, stream: bool):
+    def _generate(self, question, passages, history, stream: bool, context: AskContext | None = None):
         return self.llm.create_chat_completion(
-            messages=build_messages(question, passages, history), max_tokens=self.max_tokens,
+            messages=build_messages(question, passages, history, version=context.version if context else None), max_tokens=self.max_tokens,
             temperature=self.temperature, stream=stream,
         )
 
@@ -159,7 +160,7 @@ class LlamaCppAnswerer:
         if not passages:
             return AnswerDraft("", self.name)
         with self._lock:
-            out = self._generate(question, passages, history, stream=False)
+            out = self._generate(question, passages, history, stream=False, context=context)
         return draft_from_text(self.name, out["choices"][0]["message"]["content"] or "")
 
     def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
@@ -167,7 +168,7 @@ class LlamaCppAnswerer:
         if not passages:
             return
         with self._lock:
-            for part in self._generate(question, passages, history, stream=True):
+            for part in self._generate(question, passages, history, stream=True, context=context):
                 delta = part["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta

@@ -74,16 +74,19 @@ def eval_answers(
     timeout: TimeoutOpt = 30.0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write metrics and per-question results here.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report (reliability diagram, confidence plots, mistakes).")] = None,
+    nuggets: Annotated[Optional[Path], typer.Option("--nuggets", help="JSONL of {\"_id\", \"nuggets\"} for a dataset whose queries carry none (eval/nuggets/<dataset>/<split>.jsonl is used when it exists).")] = None,
 ) -> None:
-    """Answer quality, citation precision, supported sentences, handoff AUROC, deflection, escalation recall, ECE."""
+    """Answer quality, nugget recall, clutter, truncation, honest declines, citation precision, handoff AUROC, ECE."""
     from ..eval.answers import evaluate_answers
+    from ..eval.nuggets import load_nuggets
     from ..eval.setup import load_split
 
     dataset = load_split(dataset_dir, split)
+    side = load_nuggets(nuggets or Path("eval/nuggets") / dataset.name / f"{split}.jsonl", required=nuggets is not None)
     nec = load_assistant(_index_for(dataset, index), answerer, base_url, model, timeout)
     with progress() as bars:
         task = bars.add_task(f"{split} questions", total=None)
-        result = evaluate_answers(nec, dataset, split=split, progress=lambda d, t: bars.update(task, completed=d, total=t))
+        result = evaluate_answers(nec, dataset, split=split, progress=lambda d, t: bars.update(task, completed=d, total=t), nuggets=side)
     console.print(answers_table(f"Answers on {dataset.name}/{split} ({result['answerer']})", result["metrics"]))
     write_json(json_out, result)
     if report:

@@ -10,6 +10,18 @@ Per query it runs ``Nectarine.ask`` exactly as a user would meet it, then scores
 - ``deflection_rate``: answerable questions answered without handoff;
 - ``escalation_recall``: ``expect_handoff`` messages that got a handoff;
 - ``ece``: calibration of confidence against "the answer cites a relevant passage".
+
+With nuggets on the queries (``metadata.nuggets``, or a side file given as ``nuggets=``), also what a
+user feels (:mod:`nectarine.eval.nuggets`), overall and per question kind:
+
+- ``vital_nugget_recall``, ``nugget_recall``, ``full_answers`` (every vital nugget present);
+- ``clutter``: answer units that carry no nugget and introduce nothing that does, over all units;
+- ``truncation``: answers that end in a lead-in, break a numbered list, show a table row without
+  its header, leave a fragment, or repeat a marker;
+- ``step_completeness``: found steps over all steps, for questions whose nuggets are steps;
+- ``honest_decline_rate``: unanswerable questions (not escalations) whose reply says the docs do
+  not cover them (an honest decline with a ticket offered, or the out-of-scope reply);
+- ``answerable_declined``: answerable questions declined that way.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from ..assistant import OUT_OF_SCOPE, Nectarine
 from ..types import AskContext
 from .datasets import Dataset
 from .metrics import auroc, calibration_bins, ece, percentile
+from .nuggets import NuggetMatcher, nuggets_of, score_answer, summarise
 
 
 def _good(answer, gold: dict[str, int]) -> tuple[bool, float]:
@@ -35,9 +48,15 @@ def _good(answer, gold: dict[str, int]) -> tuple[bool, float]:
     return any(relevant), sum(relevant) / len(relevant)
 
 
+def _declined(answer) -> bool:
+    """The reply says the docs do not cover the question: an honest decline with a ticket, or the out-of-scope reply."""
+    return (answer.kind == "not_found" and answer.handoff_recommended) or answer.kind == "out_of_scope"
+
+
 def evaluate_answers(nec: Nectarine, dataset: Dataset, *, split: str = "test",
-                     progress: Callable[[int, int], None] | None = None) -> dict:
+                     progress: Callable[[int, int], None] | None = None, nuggets: dict[str, list[dict]] | None = None) -> dict:
     queries = dataset.queries_for(split)
+    matcher = NuggetMatcher(embedder=nec.embedder, idf=nec.reader.lexical.idf)
     items = []
     for i, q in enumerate(queries):
         if progress:
@@ -58,8 +77,15 @@ def evaluate_answers(nec: Nectarine, dataset: Dataset, *, split: str = "test",
             "confidence": answer.confidence, "reasons": answer.reasons, "handoff": answer.handoff_recommended,
             "handoff_reason": answer.handoff_reason, "refused": refused, "good": good, "citation_precision": precision,
             "supported_rate": answer.supported_rate, "latency_ms": round(latency, 2), "language": answer.language,
-            "evidence": answer.evidence,
+            "evidence": answer.evidence, "kind": answer.kind, "question_kind": answer.question_kind, "declined": _declined(answer),
         })
+        found = nuggets_of({"nuggets": (nuggets or {}).get(q.id)} if nuggets and q.id in nuggets else q.metadata)
+        if q.answerable and found:
+            ns = score_answer(matcher, "" if items[-1]["declined"] else answer.text, found)
+            items[-1]["nuggets"] = {"vital": ns.vital, "vital_found": ns.vital_found, "total": ns.total, "found": ns.found,
+                                    "steps": ns.steps, "steps_found": ns.steps_found, "units": ns.units, "clutter": ns.clutter,
+                                    "truncation": ns.truncation, "missing": ns.missing}
+            items[-1]["_score"] = ns
     if progress:
         progress(len(queries), len(queries))
 
@@ -92,5 +118,21 @@ def evaluate_answers(nec: Nectarine, dataset: Dataset, *, split: str = "test",
         "latency_ms_p95": percentile([it["latency_ms"] for it in items], 95),
         "queries": len(items),
     }
-    return {"dataset": dataset.name, "split": split, "metrics": metrics, "items": items,
+    scored = [it for it in items if "_score" in it]
+    if scored:
+        metrics.update(summarise([it["_score"] for it in scored]))
+        metrics["nugget_questions"] = metrics.pop("questions")
+        metrics["honest_decline_rate"] = float(np.mean([it["declined"] for it in unans])) if unans else 0.0
+        metrics["answerable_declined"] = float(np.mean([it["declined"] for it in ans])) if ans else 0.0
+        by_kind: dict[str, dict] = {}
+        for kind in sorted({k for it in scored for k in it["kinds"]}):
+            group = [it["_score"] for it in scored if kind in it["kinds"]]
+            if group:
+                by_kind[kind] = summarise(group)
+        metrics_by_kind = by_kind
+    else:
+        metrics_by_kind = {}
+    for it in scored:
+        del it["_score"]
+    return {"dataset": dataset.name, "split": split, "metrics": metrics, "by_kind": metrics_by_kind, "items": items,
             "reliability": calibration_bins(conf, correct), "answerer": nec.answerer.name}

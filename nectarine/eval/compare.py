@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..errors import DatasetError
 
-LOWER_IS_BETTER = ("latency", "ece", "false_confident")
-NOT_GATED = ("latency", "queries")  # machine load moves latency; counts are not quality
+LOWER_IS_BETTER = ("latency", "ece", "false_confident", "clutter", "truncation", "answerable_declined")
+NOT_GATED = ("latency", "queries", "questions")  # machine load moves latency; counts are not quality
 
 
 @dataclass

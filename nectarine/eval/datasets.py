@@ -12,7 +12,7 @@ as the chat panel would send it.
 
 >>> ds = load_dataset("eval/nectain")
 >>> len(ds.queries_for("test"))
-200
+238
 """
 
 from __future__ import annotations

@@ -123,6 +123,36 @@ def answers_section(result: dict) -> str:
             for i in wrong]
     parts.append("<h3>Most confident mistakes: the answer with its citations</h3>"
                  + _table(["id", "question", "reference", "answer", "citations", "confidence"], rows))
+    parts.append(nuggets_section(result))
+    return "\n".join(parts)
+
+
+NUGGET_FIGURES = ("vital_nugget_recall", "nugget_recall", "full_answers", "clutter", "truncation", "step_completeness")
+
+
+def nuggets_section(result: dict) -> str:
+    """What users feel, per kind of question, and the worst answers beside the nuggets they miss ("" without nuggets)."""
+    scored = [i for i in result["items"] if "nuggets" in i]
+    if not scored:
+        return ""
+    by_kind = result.get("by_kind") or {}
+    rows = [[kind, *[float(f.get(k, float("nan"))) for k in NUGGET_FIGURES], int(f["questions"])] for kind, f in sorted(by_kind.items())]
+    parts = ["<h3>Nuggets: what a user needs in the answer, per kind of question</h3>",
+             _table(["kind", *NUGGET_FIGURES, "questions"], rows, numeric=set(range(1, len(NUGGET_FIGURES) + 2)))]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * max(3, len(rows)) + 1))
+    names = [r[0] for r in rows]
+    ax.barh(names, [r[1] for r in rows], color="C2", alpha=0.8, label="vital nugget recall")
+    ax.barh(names, [-r[4] for r in rows], color="C3", alpha=0.6, label="clutter (left)")
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set(xlim=(-1, 1), xlabel="share", title="Vital nuggets found (right) and clutter (left), by kind")
+    ax.legend(fontsize=7, loc="lower right")
+    parts.append(f'<div class="plots"><figure>{_png(fig)}</figure></div>')
+    worst = sorted(scored, key=lambda i: (i["nuggets"]["vital_found"] / max(1, i["nuggets"]["vital"]), -i["nuggets"]["vital"]))[:15]
+    rows = [[i["id"], i["text"], _Raw(f"<pre>{html.escape(i['answer'])}</pre>"), _esc_list(i["nuggets"]["missing"]),
+             f'{i["nuggets"]["vital_found"]}/{i["nuggets"]["vital"]}', ", ".join(i["nuggets"]["truncation"])] for i in worst]
+    parts.append("<h3>Worst answers, beside the nuggets they miss</h3>"
+                 + _table(["id", "question", "answer", "missing nuggets (vital first)", "vital found", "truncation"], rows))
     return "\n".join(parts)
 
 

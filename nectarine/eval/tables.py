@@ -19,7 +19,9 @@ from rich.table import Table
 
 SHORT = {"ndcg@10": "nDCG@10", "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "recall@20": "R@20", "mrr@10": "MRR@10", "queries": "n"}
 RETRIEVAL_COLUMNS = ["ndcg@10", "recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "queries"]
-ANSWER_COLUMNS = ["answer_similarity", "citation_precision", "supported_sentence_rate", "handoff_auroc", "false_confident_rate",
+ANSWER_COLUMNS = ["vital_nugget_recall", "nugget_recall", "full_answers", "clutter", "truncation", "step_completeness",
+                  "honest_decline_rate", "answerable_declined",
+                  "answer_similarity", "citation_precision", "supported_sentence_rate", "handoff_auroc", "false_confident_rate",
                   "deflection_rate", "escalation_recall", "ece", "latency_ms_p50", "latency_ms_p95", "queries"]
 
 
@@ -44,7 +46,8 @@ def answers_table(title: str, metrics: dict) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for c in ANSWER_COLUMNS:
-        table.add_row(c, _cell(metrics[c]))
+        if c in metrics:  # the nugget figures need nuggets on the queries
+            table.add_row(c, _cell(metrics[c]))
     return table
 
 

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from nectarine.answer.decision import is_notice
+
 from nectarine import Nectarine, ingest
 from nectarine.answer.offline import OfflineAnswerer
 from nectarine.answer.policy import detect_language, escalation
@@ -38,13 +40,24 @@ QUESTIONS = [
 ]
 
 
+def assert_only_quotes(answer):
+    """Every cited claim is a passage's own words; every uncited one is a fixed notice of the assistant."""
+    passages = " ".join(norm(r.chunk.text) for r in answer.results)
+    for claim in claims_of(answer.text):
+        if not claim.cited:  # the assistant's own notices, never a passage's words: the hedge, a version gap
+            assert is_notice(claim.text), claim.text
+            continue
+        if claim.kind == "block" and claim.text.lstrip().startswith("|"):  # a table row quoted with its header: line by line
+            assert all(norm(line) in passages for line in claim.text.splitlines() if not re.match(r"\s*\|[-:| ]+\|\s*$", line)), claim.text
+            continue
+        assert norm(MARK.sub("", claim.text)) in passages, claim.text
+
+
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_offline_answer_states_nothing_outside_its_passages(any_nec, question):
     answer = any_nec.ask(question)
     assert answer.answerer == "offline" and answer.citations
-    passages = " ".join(norm(r.chunk.text) for r in answer.results)
-    for claim in claims_of(answer.text):
-        assert norm(MARK.sub("", claim.text)) in passages, claim.text
+    assert_only_quotes(answer)
     assert answer.supported_rate == 1.0 and all(s.supported for s in answer.sentences)
 
 
@@ -135,7 +148,8 @@ def test_escalation_sets_handoff_whatever_retrieval_finds(any_nec):
 @pytest.mark.parametrize("question", ["what is the capital of France?", "write me a poem about autumn leaves"])
 def test_out_of_scope_gets_a_polite_non_answer(nec, question):
     answer = nec.ask(question)
-    assert answer.text in (OUT_OF_SCOPE, NOT_FOUND) and not answer.citations
+    assert answer.kind in ("out_of_scope", "not_found") and not answer.citations
+    assert answer.text == OUT_OF_SCOPE or answer.text.startswith("Nectain's documentation does not cover this.")
     assert answer.confidence < 0.3
 
 
@@ -150,12 +164,12 @@ def test_out_of_scope_rule_refuses(nec):
     finally:
         nec.confidence = nec_conf
     assert answer.text == OUT_OF_SCOPE and not answer.citations and answer.confidence <= 0.05
-    assert any("out of scope" in r for r in answer.reasons)
+    assert answer.reasons[0] == "Nothing in Nectain's documentation is close to this question."
 
 
 def test_unanswerable_question_is_not_answered_confidently(nec):
     answer = nec.ask("does the kiosk tablet support NFC badge readers?")
-    assert answer.handoff_recommended or answer.text in (NOT_FOUND, OUT_OF_SCOPE)
+    assert answer.handoff_recommended or answer.kind in ("not_found", "out_of_scope")
     assert answer.confidence < 0.6
 
 
@@ -187,9 +201,7 @@ def test_non_english_question_is_answered_in_english_with_a_note(any_nec):
 def test_hostile_document_cannot_change_the_offline_answerer(hostile_nec):
     answer = hostile_nec.ask("how do I archive records older than a year?")
     assert answer.answerer == "offline" and answer.citations
-    passages = " ".join(norm(r.chunk.text) for r in answer.results)
-    for claim in claims_of(answer.text):  # it may quote the page, but it only ever quotes
-        assert norm(MARK.sub("", claim.text)) in passages
+    assert_only_quotes(answer)  # it may quote the page, but it only ever quotes
     assert "Records › Archive" in answer.text
 
 

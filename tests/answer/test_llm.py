@@ -66,13 +66,16 @@ def assert_every_claim_supported(answer):
     """What the user sees: every remaining sentence cites a passage and was verified against it."""
     import html
 
+    from nectarine.answer.decision import is_notice
     from nectarine.assistant import NOT_FOUND, OUT_OF_SCOPE
 
-    if answer.text in (NOT_FOUND, OUT_OF_SCOPE):
-        assert not answer.citations
+    if answer.text in (NOT_FOUND, OUT_OF_SCOPE) or answer.kind in ("not_found", "out_of_scope"):
+        assert not answer.citations  # a decline quotes nothing
         return
     checks = {" ".join(s.text.split()): s for s in answer.sentences}
     for claim in claims_of(html.unescape(answer.text)):
+        if is_notice(claim.text):  # the assistant's own hedge or version notice, not the model's
+            continue
         assert claim.cited, f"uncited sentence reached the user: {claim.text!r}"
         check = checks.get(" ".join(claim.text.split()))
         assert check is not None and check.supported, f"unverified sentence shown: {claim.text!r}"
