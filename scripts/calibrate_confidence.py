@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--confidence-features", type=int, default=11,
                     help="how many of FEATURES (in order) the confidence model uses; 11 = the ten of issue 11 plus unit_top, "
                          "chosen on both dev sets (BENCHMARKS.md)")
+    ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the confidence model")
     ap.add_argument("--max-declined", type=float, default=0.04, help="share of answerable dev questions a decline may cost, per dataset")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -66,7 +67,7 @@ def main() -> None:
     y = np.array([int(it["good"]) for it in dev])
     means, scales = X.mean(0), X.std(0) + 1e-9
     n = args.confidence_features  # the first n features; the rest (coverage signals) serve the coverage model only
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit(((X - means) / scales)[:, :n], y)
+    lr = LogisticRegression(C=args.C, max_iter=2000).fit(((X - means) / scales)[:, :n], y)
     model = ConfidenceModel(weights=lr.coef_[0].round(5).tolist(), bias=round(float(lr.intercept_[0]), 5),
                             means=means.round(5).tolist(), scales=scales.round(5).tolist(), fitted_on=f"{names}, {len(y)} questions")
 

@@ -26,7 +26,7 @@ from nectarine.eval.datasets import load_dataset  # noqa: E402
 from nectarine.eval.nuggets import NuggetMatcher, load_nuggets, nuggets_of, score_answer, summarise  # noqa: E402
 from nectarine.types import AskContext  # noqa: E402
 
-GRID = {"relative": (0.3, 0.5, 0.7), "floor": (0.3, 0.5, 0.7), "max_units": (3, 4, 6), "max_words": (90, 140)}
+GRID = {"relative": (0.3, 0.5, 0.7), "floor": (0.2, 0.3, 0.5), "max_units": (2, 3, 4, 6), "max_words": (90, 140)}
 
 
 def prepared(dataset_dir: Path, index: Path, side: Path | None, split: str):

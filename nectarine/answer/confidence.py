@@ -8,7 +8,8 @@ weights and the handoff threshold on the eval dev split and writes ``confidence.
 
 >>> question = "how long before an idle session ends?"
 >>> results = nec.search(question, k=6)
->>> features = evidence_features(question, results, "Up to Nectain 4.2 an idle session ends after 30 minutes [1].", 1.0)
+>>> features = evidence_features(question, results, "Up to Nectain 4.2 an idle session ends after 30 minutes [1].", 1.0,
+...                              unit_top=0.9)  # the offline answerer's best unit score
 >>> model = ConfidenceModel.load()
 >>> model.predict(features) >= model.threshold     # confident enough to answer without recommending support
 True

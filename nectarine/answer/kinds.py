@@ -36,7 +36,7 @@ class QuestionKind(Choice):
 _CODE = re.compile(r"\b[A-Z]{2,}-\d{3,5}\b|\b(4\d\d|5\d\d)\b(?!\s*(rows|records|users|requests|minutes|days|mb|gb))|\b[A-Z]{3,}_[A-Z_]+\b")
 _SYMPTOM = re.compile(
     r"\b(error|errors|fail(s|ed|ing|ure)?|doesn'?t work|does not work|not working|isn'?t working|broken|won'?t|can'?t|cannot|"
-    r"couldn'?t|stuck|keeps?|never (arrive|show|sync|run)s?|missing|disappeared|denied|rejected|invalid|wrong|"
+    r"couldn'?t|could not|cannot be|can't be|unable|expired|detected|not allowed|not found|no longer|stuck|keeps?|never (arrive|show|sync|run)s?|missing|disappeared|denied|rejected|invalid|wrong|"
     r"exception|crash(es|ed)?|timed? ?out|times out|slow|no longer|stopped|blank|empty)\b", re.I)
 _CHANGES = re.compile(
     r"\b(what'?s new|what is new|what (has |have )?changed|what changes|what('?s| is| came| comes) (in|with) (nectain )?v?\d|"
@@ -48,7 +48,7 @@ _SETTING = re.compile(
     r"\b(how (long|many|much|often|big|large|far back)|limit|limits|max(imum)?|min(imum)?|default|defaults|timeout|quota|size|"
     r"retention|retained|kept for|expire|expiry|rate|up to how|cap|capped|threshold|length)\b", re.I)
 _HOW_TO = re.compile(
-    r"\b(how (do|can|to|should|would)|steps?|set ?up|configure|enable|disable|turn (on|off)|switch (on|off)|create|add|install|"
+    r"\b(how (do|can|to|should|would)|set ?up|configure|enable|disable|turn (on|off)|switch (on|off)|create|add|install|"
     r"connect|reset|export|import|rotate|migrate|move|invite|remove|delete|change|update|where (do|can|is|are) (i|we|the)|way to|"
     r"walk me through)\b", re.I)
 _AVAILABILITY = re.compile(r"^\W*(can|could|is it possible|is there|are there|does (nectain|it)|do (you|we|i)|will|is \w+ (supported|available))\b|"

@@ -32,9 +32,10 @@ from ..types import AskContext, Message, SearchResult, SourceType
 from ..versions import VERSION_IN_TEXT_RE, Version
 from .base import AnswerDraft
 from .kinds import QuestionKind, in_range, needs_version, question_kind, version_range
-from .scorer import Question, Scored, UnitScorer, default_scorer, is_intro, score_units
+from .scorer import FEATURES, Question, Scored, UnitScorer, default_scorer, is_intro, score_units
 from .units import Unit
 
+_FIT, _CONFLICT = FEATURES.index("version_fit"), FEATURES.index("version_conflict")
 PREREQUISITE = re.compile(r"\b(you need|you must|requires?|required|only (administrators|admins|owners)|before you|prerequisite|"
                           r"make sure|must be|needs? (the|an?|to)|available (from|on|in))\b", re.I)
 
@@ -47,7 +48,7 @@ class OfflineAnswerer:
 
     # Selection defaults chosen on the dev splits of eval/nectain and mtrag-govt (scripts/tune_composer.py, BENCHMARKS.md).
     def __init__(self, *, max_words: int = 140, max_passages: int = 5, idf: Callable[[Sequence[str]], dict[str, float]] | None = None,
-                 max_list_items: int = 15, scorer: UnitScorer | None = None, relative: float = 0.5, floor: float = 0.3,
+                 max_list_items: int = 15, scorer: UnitScorer | None = None, relative: float = 0.5, floor: float = 0.5,
                  max_units: int = 3) -> None:
         self.max_words = max_words
         self.max_passages = max_passages
@@ -95,7 +96,12 @@ class OfflineAnswerer:
                                   how_to=q.kind == QuestionKind.HOW_TO)
         if not picked:
             return AnswerDraft("", self.name, signals=signals)
-        lead = version_notice(picked, passages, version, q.kind)
+        # units left out for being only about another version still tell what the feature needs, unless the answer
+        # already holds one for the user's version ("Up to 4.2 ..." beside "From 4.3 ...")
+        hint = list(picked)
+        if version and not any(c.features[_FIT] for c in scored if any(c.unit is u for u in picked)):
+            hint += [c.unit for c in scored if c.unit.passage == picked[0].passage and c.features[_CONFLICT]]
+        lead = version_notice(hint, passages, version, q.kind)
         return AnswerDraft(render(picked, labels=q.kind == QuestionKind.CHANGES, passages=passages), self.name, lead=lead, signals=signals)
 
     def stream(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
@@ -120,7 +126,7 @@ class OfflineAnswerer:
                 break
             if any(_jaccard(c.tokens, o.tokens) > 0.6 for o in picked):
                 continue  # says again what a picked unit says
-            if picked and c.features[-1] and not c.features[-2]:
+            if picked and c.features[_CONFLICT] and not c.features[_FIT]:
                 continue  # only about versions other than the user's (feature "version_conflict")
             if (picked and not (set(q.weights) & c.tokens) - covered and not _numbers(c.unit.text) - numbers
                     and any(_jaccard(c.tokens, o.tokens) > 0.3 for o in picked)):

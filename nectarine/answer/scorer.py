@@ -45,7 +45,7 @@ FEATURES = (
     "dense", "sentence", "numbered_step", "bullet", "table_row", "code", "position", "first_unit", "docs", "blog",
     "release_notes", "support", "intro", "lead_in", "has_number", "code_match", "log_words",
     "howto_x_step", "setting_x_number", "trouble_x_code", "changes_x_release", "concept_x_first",
-    "version_fit", "version_conflict",
+    "version_fit", "version_conflict", "imperative", "cause_or_fix", "duration_or_size", "previous_coverage", "bigrams",
 )
 
 def _english_stop_words() -> frozenset[str]:
@@ -71,6 +71,12 @@ _INTRO = re.compile(r"^\W*(this (page|article|guide|section|post|document)|in th
                     r"read on|let's|let us|we('re| are) (excited|happy|pleased|proud)|today,? we|welcome to|in short,|"
                     r"(the|this) (section|page)s? (below|that follow))\b", re.I)
 _CODE = re.compile(r"\b[A-Z]{2,}-\d{3,5}\b|\b[A-Z]{3,}_[A-Z_]+\b")
+_IMPERATIVE = re.compile(r"^\W*(?:\d{1,3}[.)]\s*)?(?:open|go to|click|select|choose|set|enter|paste|add|turn|enable|disable|sign in|"
+                         r"type|upload|download|copy|save|create|run|use|check|ask|contact|wait|restart|remove|delete)\b", re.I)
+_CAUSE_FIX = re.compile(r"\b(because|caused by|cause|means|happens when|fix|fixed in|resolved|workaround|to solve|instead|make sure|"
+                        r"try again|until)\b", re.I)
+_QUANTITY = re.compile(r"\b\d[\d,.]*\s*(?:%|ms|s|seconds?|minutes?|hours?|days?|weeks?|months?|years?|kb|mb|gb|tb|rows?|records?|"
+                       r"requests?|users?|fields?|steps?|characters?|attempts?|times|px)\b", re.I)
 _NUMBER = re.compile(r"\d")
 
 
@@ -130,6 +136,7 @@ def candidates(question: Question, passages: Sequence[SearchResult], *, max_pass
         passage_cov, heading_cov = question.coverage(passage_tokens), question.coverage(heading_tokens)
         source = p.chunk.source
         n = max(1, len(units) - 1)
+        previous = 0.0
         for u in units:
             if looks_like_injection(u.text):
                 continue  # a planted "SYSTEM: ignore your instructions" is not content for a user
@@ -152,10 +159,13 @@ def candidates(question: Question, passages: Sequence[SearchResult], *, max_pass
                 float(question.kind == QuestionKind.TROUBLESHOOT and code_match),
                 float(question.kind == QuestionKind.CHANGES and release), float(question.kind == QuestionKind.CONCEPT and u.order == 0),
             ]
+            bigrams = _bigrams(question.text) & _bigrams(u.text)
             fit, conflict = version_relation(u.text, question.version)
             if release and question.version and p.chunk.version and not fit and _newer(p.chunk.version, question.version):
                 conflict = True  # a release note of a later version than the user's describes what they do not have yet
-            f += [float(fit), float(conflict)]
+            f += [float(fit), float(conflict), float(bool(_IMPERATIVE.search(u.text))), float(bool(_CAUSE_FIX.search(u.text))),
+                  float(bool(_QUANTITY.search(u.text))), previous, min(3.0, float(len(bigrams)))]
+            previous = cov
             out.append(Scored(u, p, f, toks))
     return out
 
@@ -169,6 +179,11 @@ _RANGES = [
     (re.compile(r"\bbefore\s+" + _V, re.I), "before"),
     (re.compile(r"\b(?:in|on)\s+" + _V + r"(?!\s+(?:and|or)\s)", re.I), "in"),
 ]
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    toks = [t for t in lexical_tokens(text) if t not in _STOP_STEMS]
+    return set(zip(toks, toks[1:]))
 
 
 def _newer(release: str, version: str) -> bool:
