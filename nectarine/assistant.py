@@ -479,8 +479,10 @@ class _Asking:
             _, scored = self.live.offline.analyse(self.question, results, self.history, self.ctx.version)
             unit_top = max((c.p for c in scored), default=0.0)
             unit_coverage = max((c.features[1] for c in scored), default=0.0)
+        gate = self.live.retriever.follow_gate(self.question, self.history) if self.history else None
         ev = evidence_features(self.question, results, verified.text, verified.supported_rate, self.live.reader.lexical.idf,
-                               version=self.ctx.version, unit_top=unit_top, unit_coverage=unit_coverage or 0.0)
+                               version=self.ctx.version, unit_top=unit_top, unit_coverage=unit_coverage or 0.0,
+                               gate=(gate.best_cosine, gate.weight) if gate else None)
         confidence = model.predict(ev)
         injection = looks_like_injection(self.question)  # "ignore your instructions...": answered like any off-topic message
         out_of_scope = (model.out_of_scope(ev) or injection) and esc is None

@@ -323,7 +323,11 @@ def bench_answers(work: Path, chunks: int) -> None:
     nec = Nectarine.load(idx)
     nec.warm_up()
     queries = _queries()
-    rows = [{"answerer": "offline (retrieval included)", **_latencies(lambda q: nec.ask(q), queries)}]
+    turns = {}  # the evaluation questions as users ask them: with their history and Nectain version
+    for line in (ROOT / "eval" / "nectain" / "queries.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        turns.setdefault(rec["text"], (rec.get("history") or None, {"version": rec.get("metadata", {}).get("context_version")}))
+    rows = [{"answerer": "offline (retrieval included)", **_latencies(lambda q: nec.ask(q, *turns.get(q, (None, None))), queries)}]
 
     def cold(q: str):  # as if every passage were new: the parsing and tokenising caches emptied first
         from nectarine.answer.units import _units
@@ -331,7 +335,7 @@ def bench_answers(work: Path, chunks: int) -> None:
 
         _units.cache_clear()
         _tokens.cache_clear()
-        return nec.ask(q)
+        return nec.ask(q, *turns.get(q, (None, None)))
 
     rows.append({"answerer": "offline, caches emptied before each question", **_latencies(cold, queries)})
     show("Answer latency", rows)

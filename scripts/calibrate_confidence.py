@@ -41,9 +41,9 @@ def main() -> None:
     ap.add_argument("dataset", nargs="+")
     ap.add_argument("--index", action="append", help="one per dataset, in order (default indexes/<dataset name>)")
     ap.add_argument("--plot", type=Path, default=Path("eval/nectain/reliability-test.png"))
-    ap.add_argument("--confidence-features", type=int, default=11,
-                    help="how many of FEATURES (in order) the confidence model uses; 11 = the ten of issue 11 plus unit_top, "
-                         "chosen on both dev sets (BENCHMARKS.md)")
+    ap.add_argument("--confidence-features", default=",".join([*FEATURES[:11], "gate_cosine", "gate_weight"]),
+                    help="the evidence features the confidence model uses (comma-separated): the ten of issue 11, unit_top "
+                         "and the follow-up gate's two, chosen on both dev sets (BENCHMARKS.md)")
     ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the confidence model")
     ap.add_argument("--max-declined", type=float, default=0.04, help="share of answerable dev questions a decline may cost, per dataset")
     args = ap.parse_args()
@@ -66,9 +66,10 @@ def main() -> None:
     X = np.array([[it["evidence"][f] for f in FEATURES] for it in dev])
     y = np.array([int(it["good"]) for it in dev])
     means, scales = X.mean(0), X.std(0) + 1e-9
-    n = args.confidence_features  # the first n features; the rest (coverage signals) serve the coverage model only
-    lr = LogisticRegression(C=args.C, max_iter=2000).fit(((X - means) / scales)[:, :n], y)
+    chosen = [FEATURES.index(f) for f in args.confidence_features.split(",")]  # the rest serve the coverage model only
+    lr = LogisticRegression(C=args.C, max_iter=2000).fit(((X - means) / scales)[:, chosen], y)
     model = ConfidenceModel(weights=lr.coef_[0].round(5).tolist(), bias=round(float(lr.intercept_[0]), 5),
+                            features=[FEATURES[i] for i in chosen],
                             means=means.round(5).tolist(), scales=scales.round(5).tolist(), fitted_on=f"{names}, {len(y)} questions")
 
     probs = np.array([model.predict(Evidence(**dict(zip(FEATURES, row)))) for row in X])

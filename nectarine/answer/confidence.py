@@ -29,7 +29,8 @@ from .scorer import STOP_WORDS as _STOP
 
 MODEL_FILE = Path(__file__).with_name("confidence.json")
 FEATURES = ("top_dense", "margin", "lexical_top", "agreement", "version_ok", "supported_rate", "coverage",
-            "missing_salient", "answer_words", "empty", "unit_top", "best_passage_coverage", "unit_coverage", "rare_missing")
+            "missing_salient", "answer_words", "empty", "unit_top", "best_passage_coverage", "unit_coverage", "rare_missing",
+            "gate_cosine", "gate_weight")
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Evidence:
     best_passage_coverage: float = 0.0  # the most of the question's key words one passage holds (IDF-weighted)
     unit_coverage: float = 0.0  # the most of the question one unit and its headings hold (the unit scorer's coverage)
     rare_missing: float = 0.0  # share of the question's rarest words (IDF within 60% of the top) absent from the top 3 passages
+    gate_cosine: float = 1.0  # a follow-up: the question alone's best cosine to any passage (1.0 without history)
+    gate_weight: float = 0.0  # a follow-up: how much of the last exchange joined the query (retrieve/history.py)
     missing_terms: tuple[str, ...] = ()  # key words of the question (as written) that no passage contains
     searched: tuple[str, ...] = ()  # the question's key words as written, rarest first (for a decline)
 
@@ -69,8 +72,10 @@ def key_words(question: str) -> dict[str, str]:
 
 def evidence_features(question: str, results: Sequence[SearchResult], answer_text: str, supported_rate: float,
                       idf: Callable[[Sequence[str]], dict[str, float]] | None = None, *, version: str | None = None,
-                      unit_top: float = 0.0, unit_coverage: float = 0.0) -> Evidence:
+                      unit_top: float = 0.0, unit_coverage: float = 0.0, gate: tuple[float, float] | None = None) -> Evidence:
     ev = Evidence(unit_top=float(unit_top), unit_coverage=float(unit_coverage))
+    if gate is not None:
+        ev.gate_cosine, ev.gate_weight = float(gate[0]), float(gate[1])
     surface = key_words(question)
     if surface:
         w = idf(sorted(surface)) if idf else {t: 1.0 for t in surface}
@@ -125,6 +130,7 @@ class ConfidenceModel:
     # "Do the docs cover this question at all?": answerable against unanswerable dev questions, same features.
     covered_weights: list[float] | None = None
     covered_bias: float = 0.0
+    features: list[str] | None = None  # the evidence features the confidence weights apply to (the first len(weights) when None)
 
     @classmethod
     def default(cls) -> ConfidenceModel:
@@ -141,9 +147,11 @@ class ConfidenceModel:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     def predict(self, ev: Evidence) -> float:
-        x = ev.vector()[: len(self.weights)]  # a model fitted before a feature was added ignores it
+        names = self.features or FEATURES[: len(self.weights)]  # a model fitted before a feature was added ignores it
+        x = [float(getattr(ev, f)) for f in names]
         if self.means is not None and self.scales is not None:
-            x = [(v - m) / s if s else 0.0 for v, m, s in zip(x, self.means, self.scales)]
+            at = [FEATURES.index(f) for f in names]
+            x = [(v - self.means[i]) / self.scales[i] if self.scales[i] else 0.0 for v, i in zip(x, at)]
         z = self.bias + sum(w * v for w, v in zip(self.weights, x))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 

@@ -102,3 +102,19 @@ def test_empty_query_returns_nothing(any_nec):
 def test_beir_records_are_searchable(nec):
     (top,) = nec.search("forgot password link", k=1)
     assert top.chunk.doc_id == "kb-101" and top.source is SourceType.SUPPORT
+
+
+def test_follow_up_gate_lets_history_in_only_when_the_question_alone_is_far_from_the_docs(nec):
+    history = [
+        {"role": "user", "content": "How do I set up single sign-on with SAML?"},
+        {"role": "assistant", "content": "Open Admin Console › Security › Single sign-on and paste the metadata URL [1]."},
+    ]
+    vague = nec.retriever.follow_gate("and the other one?", history)
+    standalone = nec.retriever.follow_gate("how long before an idle session ends?", history)
+    assert vague.weight > standalone.weight and vague.weight > 0.5
+    assert standalone.best_cosine > vague.best_cosine
+    assert vague.context.endswith("paste the metadata URL.")  # the last exchange, its markers dropped
+    assert nec.retriever.follow_gate("and the other one?", []).weight == 0.0
+    # a new topic keeps its own results: history does not pull it back to SSO
+    assert nec.search("how long before an idle session ends?", k=1, history=history)[0].chunk.doc_id == \
+        nec.search("how long before an idle session ends?", k=1)[0].chunk.doc_id
