@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterator, Sequence
 from ..index.lexical import lexical_tokens
 from ..retrieve.history import condense
 from ..types import AskContext, Message, SearchResult, SourceType
-from ..versions import VERSION_IN_TEXT_RE, Version
+from ..versions import Version, VersionSpec, find_version
 from .base import AnswerDraft
 from .kinds import QuestionKind, in_range, needs_version, question_kind, version_range
 from .scorer import FEATURES, Question, Scored, UnitScorer, default_scorer, is_intro, score_units
 from .units import Unit
+from .verify import _numbers
 
 _FIT, _CONFLICT = FEATURES.index("version_fit"), FEATURES.index("version_conflict")
 PREREQUISITE = re.compile(r"\b(you need|you must|requires?|required|only (administrators|admins|owners)|before you|prerequisite|"
@@ -74,7 +75,7 @@ class OfflineAnswerer:
 
     def answer(self, question: str, passages: Sequence[SearchResult], *, history: Sequence[Message | dict] = (),
                context: AskContext | None = None) -> AnswerDraft:
-        version = (context.version if context else None) or version_in(question)
+        version = (context.version if context else None) or find_version(question)
         q, scored = self.analyse(question, passages, history, version)
         top = max((c.p for c in scored), default=0.0)
         signals = {"unit_top": round(top, 4), "kind": q.kind.value,
@@ -154,10 +155,10 @@ class OfflineAnswerer:
         if max(c.p for c in items) < (0.6 if q.kind == QuestionKind.HOW_TO else 0.9) * best_any:
             return None
         # the list (with its headings and lead-in) must hold the question's rare words as well as the best unit does
+        passage, first = key[0], min(c.unit.order for c in items)
         top = max(scored, key=lambda c: c.p)
-        first_item = min(c.unit.order for c in items)
         context = set().union(*(c.tokens for c in items), *(c.tokens for c in scored
-                                                            if c.unit.passage == key[0] and c.unit.order == first_item - 1))
+                                                            if c.unit.passage == passage and c.unit.order == first - 1))
         context |= set(lexical_tokens(" ".join(items[0].result.heading_path)))
         if top not in items and q.coverage(context) < top.features[1]:  # feature 1: the unit's coverage with its headings
             return None
@@ -169,8 +170,6 @@ class OfflineAnswerer:
         others = [rare(c.tokens | set(lexical_tokens(" ".join(c.result.heading_path)))) for c in scored if id(c) not in in_list]
         if others and rare(context) < max(others):
             return None
-        passage = key[0]
-        first = min(c.unit.order for c in items)
         same = sorted((c for c in scored if c.unit.passage == passage), key=lambda c: c.unit.order)
         before = [c for c in same if c.unit.order < first and c.unit.kind == "sentence"]
         out: list[Unit] = []
@@ -208,7 +207,7 @@ class OfflineAnswerer:
         by_version: dict[str, list[Scored]] = {}
         for c in scored:
             chunk = c.result.chunk
-            if chunk.source != SourceType.RELEASE_NOTES or not chunk.version or not _quotable(c.unit) or c.unit.text.strip() in ("None.", "None"):
+            if chunk.source != SourceType.RELEASE_NOTES or not chunk.version or not _quotable(c.unit):
                 continue
             if in_range(chunk.version, lo, hi, exact=lo is None):
                 by_version.setdefault(chunk.version, []).append(c)
@@ -250,23 +249,10 @@ class OfflineAnswerer:
         return keep
 
 
-_NUM = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def _numbers(text: str) -> set[str]:
-    return set(_NUM.findall(text))
-
-
-def version_in(question: str) -> str | None:
-    """The Nectain version a question states ("on 4.4", "we're on 4.3.1"), when the panel sent none."""
-    m = VERSION_IN_TEXT_RE.search(question)
-    return m.group(1) if m else None
-
-
 def _quotable(u: Unit) -> bool:
     """Not a page intro, not a lone lead-in, not a "None." placeholder."""
     text = u.text.strip()
-    return not is_intro(text) and not (u.kind == "sentence" and text.endswith(":")) and len(text) > 3
+    return not is_intro(text) and not (u.kind == "sentence" and text.endswith(":")) and len(text) > 3 and text not in ("None.", "None")
 
 
 def _jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
@@ -289,9 +275,12 @@ def version_notice(picked: Sequence[Unit], passages: Sequence[SearchResult], ver
     needed: str | None = None
     chunk = passages[first].chunk if first < len(passages) else None
     if chunk is not None and chunk.source != SourceType.RELEASE_NOTES:
-        m = re.match(r"^\s*>=\s*(\d+\.\d+(?:\.\d+)?)\s*$", chunk.versions or "")
-        if m:
-            needed = m.group(1)
+        try:
+            low = VersionSpec.parse(chunk.versions).low  # the page applies from this release on
+        except ValueError:
+            low = (0, 0, 0)
+        if low > mine:
+            needed = ".".join(map(str, low[: 3 if low[2] else 2]))
     if needed is None and kind in (QuestionKind.AVAILABILITY, QuestionKind.HOW_TO, QuestionKind.FACT, QuestionKind.SETTING):
         needed = needs_version(" ".join(u.text for u in picked if u.passage == first)[:2000])
     if needed is None:
@@ -339,8 +328,7 @@ def render(units: list[Unit], *, labels: bool = False, passages: Sequence[Search
         if u.kind == "sentence":
             if last is not None and (last.passage != u.passage or last.kind != "sentence"):
                 flush()
-            text = u.text if not prose or not re.match(r"^\[\d+\]", u.text) else u.text
-            prose.append(f"{text} {mark}")
+            prose.append(f"{u.text} {mark}")
         elif u.kind == "row":
             flush()
             if blocks and last is not None and last.kind == "row" and last.group == u.group and last.passage == u.passage:

@@ -185,10 +185,6 @@ class NuggetMatcher:
 
 # --------------------------------------------------------------------------- what a user feels
 
-_INTRO = re.compile(r"^(this (page|article|guide|section|post)|in this (page|article|guide|post)|here('s| is) (how|what)|"
-                    r"read on|let's|we('re| are) (excited|happy|pleased)|today we)\b", re.I)
-
-
 def truncation_defects(answer: str) -> list[str]:
     """What makes an answer look cut: a lead-in with nothing after it, a broken numbered list, a table
     row without its header, a sentence fragment, or the same marker twice in a row."""
@@ -205,7 +201,7 @@ def truncation_defects(answer: str) -> list[str]:
         if table and not any(re.match(r"\s*\|?\s*:?-{3,}", ln) for ln in table):
             defects.append("table row without its header")
         numbers = [int(m.group(1)) for ln in lines if (m := re.match(r"\s{0,3}(\d{1,3})[.)]\s", ln))]
-        if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))) or (numbers and numbers[0] != 1):
+        if numbers and numbers != list(range(1, len(numbers) + 1)):
             defects.append("broken numbered list")
     for c in claims_of(answer):
         text = _MARKERS.sub("", c.text).strip()
@@ -213,11 +209,6 @@ def truncation_defects(answer: str) -> list[str]:
             defects.append("sentence fragment")
             break
     return list(dict.fromkeys(defects))
-
-
-def is_intro(sentence: str) -> bool:
-    """A page intro or blog narrative ("This page explains ...", "Today we're excited ...")."""
-    return bool(_INTRO.search(sentence.strip()))
 
 
 @dataclass
