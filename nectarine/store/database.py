@@ -47,14 +47,18 @@ class Database:
             @event.listens_for(self.engine, "connect")
             def _wal(dbapi_conn, _record):  # readers never wait for the writer
                 cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA busy_timeout=5000")  # first, so the switch below waits for a lock too
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit no longer waits for fsync; the file stays consistent
-                cur.execute("PRAGMA busy_timeout=5000")
                 cur.close()
         try:
-            with self.engine.connect():
-                pass
-            migrate(url)
+            # The first connection switches a fresh SQLite file to WAL, which needs the file to itself; two
+            # processes switching at once can deadlock (SQLite answers "locked" without waiting), so the
+            # switch happens under the same lock as the migration.
+            with _migration_lock(url):
+                with self.engine.connect():
+                    pass
+                migrate(url)
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreError(f"cannot reach the ticket database at {masked(url)}: {reason}. "
@@ -72,15 +76,14 @@ def masked(url: str) -> str:
 
 
 def migrate(url: str) -> None:
-    """Bring the database schema to the newest Alembic revision."""
+    """Bring the database schema to the newest Alembic revision (the caller holds `_migration_lock`)."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    with _migration_lock(url):
-        command.upgrade(cfg, "head")
+    command.upgrade(cfg, "head")
 
 
 @contextmanager
