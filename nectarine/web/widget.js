@@ -8,7 +8,12 @@
  * host page's CSS cannot reach it and its CSS cannot leak out. All server and user strings reach
  * the page through textContent / text nodes only: there is no innerHTML anywhere in this file.
  *
- * Public API: window.Nectarine = { open(), close(), setContext({...}) }
+ * Options (attributes of the script tag): data-theme="light|dark|auto" (default: the OS setting),
+ * data-shortcut="mod+k" (the default; "off", or e.g. "ctrl+shift+h"), data-locale="de" (default: the
+ * browser's language; en, de, fr, es, pt, ja), data-examples="First question|Second question".
+ * A page opened at #nectarine=<question> opens the panel and asks it.
+ *
+ * Public API: window.Nectarine = { open(), close(), ask(text), setTheme("light|dark|auto"), setContext({...}) }
  */
 (() => {
   'use strict';
@@ -21,7 +26,50 @@
   const API = (DS.api || (SCRIPT && SCRIPT.src ? new URL(SCRIPT.src, location.href).origin : location.origin)).replace(/\/+$/, '');
   const SITE_KEY = DS.siteKey || '';
   const STORE_KEY = 'nectarine:state';
+  const LANG = String(DS.locale || navigator.language || 'en').toLowerCase().split('-')[0];
+  const LOCALES = ['de', 'fr', 'es', 'pt', 'ja'];
   const MAX_ERRORS = 20, MAX_STORED_MESSAGES = 60, MAX_LOG_CHARS = 600000;
+
+  // ================================================================== interface strings
+  // English here; the other languages are fetched from the API host once (web/locales/*.json), so the
+  // bundle does not carry every language. Answers themselves stay in English (Nectain's support language).
+  const EN = {
+    launch: 'Ask Nectarine', launchLabel: 'Ask Nectarine, the Nectain assistant', panel: 'Nectarine assistant',
+    contact: 'Contact support', newChat: 'New chat', newChatTitle: 'Start a new conversation', close: 'Close assistant',
+    question: 'Your question', placeholder: 'Ask about Nectain…', send: 'Send', stop: 'Stop', conversation: 'Conversation',
+    empty: 'Hi! Ask me anything about Nectain. I answer from the documentation and cite my sources.', examples: 'Try asking',
+    dismiss: 'Dismiss', retry: 'Retry', you: 'You: ', bot: 'Nectarine: ', source: 'Source {n}: {s}', sources: 'Sources',
+    confHigh: 'Confident', confMed: 'Check the sources', confLow: 'Low confidence — consider contacting support', conf: 'Confidence {n}%',
+    helpful: 'Helpful', unhelpful: 'Not helpful', wasHelpful: 'Was this helpful?', canHelp: 'Our support team can help with this.',
+    thanks: 'Thanks for the feedback.', wrong: 'What was wrong or missing? (optional)', sendComment: 'Send comment',
+    unsolved: 'Didn’t solve it?', moreHelp: 'Get more help', copy: 'Copy', copied: 'Copied', copyAnswer: 'Copy answer', copyCode: 'Copy code',
+    back: '← Back', openDocs: 'Open in docs ↗', versions: 'Applies to versions: {s}', loading: 'Loading…', updated: 'Updated {s}',
+    unavailable: 'The full passage could not be loaded; this is the quoted part.',
+    tooQuick: 'You are sending messages too quickly. Please wait {n} s and try again.', http: 'Something went wrong (HTTP {n}). Please try again.',
+    network: 'Could not reach Nectarine. Check your connection and try again.', answering: 'Nectarine is answering…',
+    ready: 'Answer ready: ', failed: 'The answer failed.', leftPage: 'This answer was interrupted when the page changed. Please ask again.',
+    notCompleted: 'The answer could not be completed.', incomplete: 'The connection was lost: this answer is incomplete.',
+    stopped: 'You stopped this answer.', connLost: 'The connection was interrupted. Please try again.',
+    shareUa: 'Browser and operating system (user agent)', shareLang: 'Language', shareTz: 'Time zone', shareScreen: 'Screen size',
+    sharePage: 'Page address', shareErrors: 'Recent errors on this page', describe: 'Please describe the problem first', next: 'Continue',
+    preparing: 'Preparing your ticket…', notPrepared: 'The ticket could not be prepared.', tryAgain: 'Try again',
+    review: 'Review and edit everything below before sending. Nothing is sent until you press “Submit ticket”.',
+    removed: 'For your safety, we removed {s} before anything was stored.', missing: 'Support will also need — please add what you can:',
+    title: 'Title', description: 'Description', version: 'Nectain version', versionHint: 'e.g. 4.3.1 (Help › About Nectain)',
+    priority: 'Priority', Highest: 'Highest', High: 'High', Normal: 'Normal', Low: 'Low', suggested: 'Suggested: {s}',
+    errors: 'Error messages (one per line)', language: 'Language: {s}', translated: ' — support works in English; your ticket will be translated.',
+    summary: 'English summary', logs: 'Logs (Help › Diagnostics › Download logs)', paste: 'Or paste log lines here',
+    logsNote: 'Logs are shortened to the relevant lines and secrets are removed before they are stored.', kept: 'kept {n} of {s} lines',
+    remove: 'Remove', shared: 'Shared with support', noErrors: 'none captured', environment: 'Environment',
+    alreadySuggested: 'Already suggested by Nectarine', expected: 'Expected first response: {s}.', day: 'within 24 hours',
+    submit: 'Submit ticket', submitting: 'Submitting…', updating: 'Updating…', created: 'Ticket created: ',
+    createdPrio: 'Priority: {n}. Expected first response: {s}.', willContact: 'Our support team will contact you. You can keep chatting with Nectarine meanwhile.',
+    toChat: 'Back to chat', fillIn: 'Please fill in a title and a description.', notPreparedRetry: 'The ticket could not be prepared. Please try again.',
+    ticketMsg: 'Support ticket {s} created (priority {n}).', ticketSaid: 'Ticket {s} created.',
+  };
+  let L = {};
+  /** The interface string ``k`` in the user's language, with {n} and {s} filled in. */
+  const T = (k, n, s) => String(L[k] || EN[k] || k).replace('{n}', () => n).replace('{s}', () => s);
 
   // ================================================================== env capture
   // Installed at load, before the panel exists, so errors from the whole page visit are kept.
@@ -80,7 +128,7 @@
       (saved.errors || []).forEach(keepError); // errors seen on earlier pages of this visit
       for (const m of state.messages) if (m.state === 'streaming') { // navigated away mid-answer
         m.state = 'done';
-        m.notes = (m.notes || []).concat('This answer was interrupted when the page changed. Please ask again.');
+        m.notes = (m.notes || []).concat(T('leftPage'));
       }
     }
   } catch { /* storage disabled or corrupt: start fresh */ }
@@ -125,7 +173,7 @@
       let secs = parseInt(ra, 10);
       if (isNaN(secs) && ra) secs = Math.ceil((Date.parse(ra) - Date.now()) / 1000);
       secs = Math.max(1, isNaN(secs) ? 30 : secs);
-      return `You are sending messages too quickly. Please wait ${secs} second${secs === 1 ? '' : 's'} and try again.`;
+      return T('tooQuick', secs);
     }
     let detail = '';
     try {
@@ -134,10 +182,9 @@
       if (Array.isArray(detail)) detail = detail.map((d) => (d && d.msg) || JSON.stringify(d)).join('; ');
       else if (detail && typeof detail !== 'string') detail = JSON.stringify(detail);
     } catch { /* not JSON */ }
-    return detail || `Something went wrong (HTTP ${res.status}). Please try again.`;
+    return detail || T('http', res.status);
   }
 
-  const NETWORK_ERROR = 'Could not reach Nectarine. Check your connection and try again.';
 
   /** JSON request; resolves to the parsed body (null for 204), rejects with a user-facing Error. */
   async function api(method, path, body, extra) {
@@ -147,7 +194,7 @@
         method, headers: headers(Object.assign(body ? { 'Content-Type': 'application/json' } : {}, extra)),
         body: body ? JSON.stringify(body) : undefined,
       });
-    } catch { throw new Error(NETWORK_ERROR); }
+    } catch { throw new Error(T('network')); }
     if (!res.ok) throw new Error(await errorText(res));
     return res.status === 204 ? null : res.json();
   }
@@ -276,7 +323,9 @@
         const body = [];
         for (i++; i < L.length && !L[i].trim().startsWith(m[1]); i++) body.push(L[i]);
         i++;
-        out.append(h('pre', null, h('code', m[2] ? { 'data-lang': m[2] } : null, body.join('\n'))));
+        const code = body.join('\n');
+        out.append(h('div', { class: 'code' }, h('pre', null, h('code', m[2] ? { 'data-lang': m[2] } : null, code)),
+          copyButton(T('copyCode'), 'nectarine-copy-code', () => code)));
       } else if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
         out.append(h('h' + Math.min(6, m[1].length + 2), { class: 'md-h' }, inline(m[2], opts)));
         i++;
@@ -330,86 +379,94 @@
   }
 
   // ================================================================== rendering: shell
+  // Colours are variables: .dark swaps them (the OS setting, data-theme or setTheme); every pair of text
+  // and background colour meets WCAG AA (4.5:1) in both, checked by axe in tests/web/test_panel_a11y.py.
   const CSS = `
 :host{all:initial!important;display:block!important}
 *{box-sizing:border-box}
-.root{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;-webkit-font-smoothing:antialiased}
+.root{--bg:#fff;--fg:#1f2328;--mu:#57606a;--bd:#d0d7de;--sb:#f6f8fa;--ln:#e1e4e8;--ac:#c2410c;--ah:#9a3412;--lk:#b8430a;--wb:#fff4e6;--wd:#ffa94d;--wf:#7a2e00;--ub:#fff0e6;--ud:#ffd8a8;--cd:#eaeef2;--gb:#d3f9d8;--gf:#1e6b2f;--yb:#fff3bf;--yf:#6b5200;--rb:#ffe3e3;--rf:#9b1c1c;--ib:#e7f5ff;--id:#a5d8ff;--fo:#1c7ed6;color-scheme:light;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);-webkit-font-smoothing:antialiased}
+.dark{--bg:#1c2128;--fg:#e6edf3;--mu:#9da7b3;--bd:#545d68;--sb:#262c36;--ln:#373e47;--lk:#ffa657;--wb:#3d2611;--wd:#9a5b1a;--wf:#ffd8a8;--ub:#3a2a1f;--ud:#6e4a2e;--cd:#373e47;--gb:#12361c;--gf:#7ee2a8;--yb:#3b3011;--yf:#f2cc60;--rb:#4a1c1c;--rf:#ffa198;--ib:#102a43;--id:#1f6feb;--fo:#58a6ff;color-scheme:dark}
 button,input,textarea,select{font:inherit;color:inherit;margin:0}
-button{cursor:pointer;border:1px solid #d0d7de;background:#fff;border-radius:6px;padding:5px 10px;line-height:1.3}
-button:hover{background:#f6f8fa}
+button{cursor:pointer;border:1px solid var(--bd);background:var(--bg);border-radius:6px;padding:5px 10px;line-height:1.3}
+button:hover{background:var(--sb)}
 button:disabled{opacity:.55;cursor:default}
-button.primary{background:#e8590c;border-color:#e8590c;color:#fff;font-weight:600}
-button.primary:hover{background:#d9480f}
-button.link{border:0;background:none;padding:2px 4px;color:#b8430a;text-decoration:underline}
-:focus-visible{outline:2px solid #1c7ed6;outline-offset:2px}
-a{color:#b8430a}
-.launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;display:flex;align-items:center;gap:8px;padding:11px 18px;border:0;border-radius:999px;background:#e8590c;color:#fff;font-weight:600;font-size:15px;box-shadow:0 4px 14px rgba(0,0,0,.25)}
-.launcher:hover{background:#d9480f}
+.primary,.launcher,.thumbs [aria-pressed=true]{background:var(--ac);border-color:var(--ac);color:#fff;font-weight:600}
+.primary:hover,.launcher:hover{background:var(--ah)}
+button.link{border:0;background:none;padding:2px 4px;color:var(--lk);text-decoration:underline}
+:focus-visible{outline:2px solid var(--fo);outline-offset:2px}
+a{color:var(--lk)}
+::placeholder{color:var(--mu);opacity:1}
+.launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;display:flex;align-items:center;gap:8px;padding:11px 18px;border:0;border-radius:999px;font-size:15px;box-shadow:0 4px 14px rgba(0,0,0,.25)}
 .launcher .dot{width:10px;height:10px;border-radius:50%;background:#ffd8a8}
-.panel{position:fixed;right:20px;bottom:80px;z-index:2147483001;width:400px;height:min(640px,calc(100vh - 100px));display:flex;flex-direction:column;background:#fff;border-radius:12px;box-shadow:0 10px 40px rgba(0,0,0,.28);overflow:hidden;border:1px solid #d0d7de}
+.panel{position:fixed;right:20px;bottom:80px;z-index:2147483001;width:400px;height:min(640px,calc(100vh - 100px));display:flex;flex-direction:column;background:var(--bg);border-radius:12px;box-shadow:0 10px 40px rgba(0,0,0,.28);overflow:hidden;border:1px solid var(--bd)}
 .panel[hidden],[hidden]{display:none!important}
-header{display:flex;align-items:center;gap:6px;padding:10px 12px;background:#e8590c;color:#fff}
+header{display:flex;align-items:center;gap:6px;padding:10px 12px;background:var(--ac);color:#fff}
 header h2{flex:1;margin:0;font-size:15px;font-weight:600}
-header button{background:rgba(255,255,255,.15);border-color:rgba(255,255,255,.5);color:#fff;padding:4px 8px;font-size:13px}
-header button:hover{background:rgba(255,255,255,.28)}
+header button{white-space:nowrap;background:rgba(0,0,0,.18);border-color:rgba(255,255,255,.6);color:#fff;padding:4px 8px;font-size:13px}
+header button:hover{background:rgba(0,0,0,.32)}
 header :focus-visible{outline-color:#fff}
-.alert{margin:8px 12px 0;padding:8px 10px;border-radius:6px;background:#fff4e6;border:1px solid #ffa94d;color:#7a2e00;display:flex;gap:8px;align-items:flex-start}
+.alert,.cite,.box.handoff{background:var(--wb);border:1px solid var(--wd);color:var(--wf)}
+.alert{margin:8px 12px 0;padding:8px 10px;border-radius:6px;display:flex;gap:8px;align-items:center}
 .alert span{flex:1}
 .view{flex:1;min-height:0;overflow:auto;padding:12px}
 .chat{display:flex;flex-direction:column;padding:0}
 .log{flex:1;overflow:auto;padding:12px;display:flex;flex-direction:column;gap:12px}
-.empty{color:#57606a;text-align:center;margin:auto;padding:20px}
+.empty{color:var(--mu);text-align:center;margin:auto;padding:20px}
+.ex{display:flex;flex-direction:column;align-items:center;gap:6px;margin-top:14px}
+.ex button{border-radius:16px;color:var(--fg);text-align:left}
 .msg{max-width:92%;overflow-wrap:anywhere}
-.user{align-self:flex-end;background:#fff0e6;border:1px solid #ffd8a8;padding:7px 11px;border-radius:12px 12px 2px 12px;white-space:pre-wrap}
-.bot{align-self:flex-start;background:#f6f8fa;border:1px solid #e1e4e8;padding:8px 11px;border-radius:12px 12px 12px 2px}
-.sys{align-self:center;font-size:12px;color:#57606a}
+.user{align-self:flex-end;background:var(--ub);border:1px solid var(--ud);padding:7px 11px;border-radius:12px 12px 2px 12px;white-space:pre-wrap}
+.bot{align-self:flex-start;background:var(--sb);border:1px solid var(--ln);padding:8px 11px;border-radius:12px 12px 12px 2px}
+.sys{align-self:center;font-size:12px;color:var(--mu)}
 .bot p,.src-text p{margin:0 0 8px}.bot>.body>:last-child{margin-bottom:0}
 .bot ul,.bot ol,.src-text ul,.src-text ol{margin:0 0 8px;padding-left:22px}
 .md-h{font-size:14px;margin:8px 0 4px}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;background:#eaeef2;padding:1px 4px;border-radius:4px}
-pre{background:#24292f;color:#f6f8fa;padding:8px 10px;border-radius:6px;overflow:auto;margin:0 0 8px}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;background:var(--cd);padding:1px 4px;border-radius:4px}
+.code{position:relative}
+.code button{position:absolute;top:4px;right:4px;font-size:11px;padding:1px 6px}
+pre{background:#24292f;color:#f6f8fa;padding:8px 10px;border-radius:6px;overflow:auto;margin:0 0 8px;border:1px solid var(--bd)}
 pre code{background:none;padding:0;color:inherit;white-space:pre}
-blockquote{margin:0 0 8px;padding-left:10px;border-left:3px solid #d0d7de;color:#57606a}
+blockquote{margin:0 0 8px;padding-left:10px;border-left:3px solid var(--bd);color:var(--mu)}
 .table{overflow:auto;margin-bottom:8px}
-table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left}
-.cite{display:inline-block;min-width:20px;padding:0 5px;margin:0 1px;font-size:11px;line-height:17px;border-radius:9px;border-color:#ffa94d;background:#fff4e6;color:#7a2e00;vertical-align:1px}
+table{border-collapse:collapse;font-size:13px}th,td{border:1px solid var(--bd);padding:3px 7px;text-align:left}
+.cite{display:inline-block;min-width:20px;padding:0 5px;margin:0 1px;font-size:11px;line-height:17px;border-radius:9px;vertical-align:1px}
 .sources{display:flex;flex-wrap:wrap;gap:5px;margin-top:8px}
 .sources .cite{border-radius:6px;font-size:12px;padding:2px 7px;line-height:1.3;text-align:left;max-width:100%}
-.meta{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-top:8px;font-size:12px;color:#57606a}
+.meta{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-top:8px;font-size:12px;color:var(--mu)}
+.meta button{font-size:12px;padding:2px 7px}
 .conf{padding:1px 7px;border-radius:9px;font-weight:600}
-.conf.high{background:#d3f9d8;color:#1e6b2f}.conf.medium{background:#fff3bf;color:#6b5200}.conf.low{background:#ffe3e3;color:#9b1c1c}
-.bot .notes{margin:6px 0 0;padding:0;list-style:none;font-size:12px;color:#57606a}
+.high{background:var(--gb);color:var(--gf)}.medium{background:var(--yb);color:var(--yf)}.low{background:var(--rb);color:var(--rf)}
+.bot .notes{margin:6px 0 0;padding:0;list-style:none;font-size:12px;color:var(--mu)}
 .thumbs{margin-left:auto;display:flex;gap:4px}
 .thumbs button{padding:2px 6px;display:flex}
-.thumbs button[aria-pressed=true]{background:#e8590c;border-color:#e8590c;color:#fff}
 .thumbs svg{width:15px;height:15px;fill:currentColor}
 .thumbs .down svg{transform:rotate(180deg)}
-.box{margin-top:8px;padding:8px;border-radius:6px;background:#fff;border:1px solid #e1e4e8;display:flex;flex-direction:column;gap:6px}
-.handoff{background:#fff4e6;border-color:#ffa94d}
+.box{margin-top:8px;padding:8px;border-radius:6px;background:var(--bg);border:1px solid var(--ln);display:flex;flex-direction:column;gap:6px}
 .row{display:flex;gap:6px;flex-wrap:wrap;align-items:center}
-.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e1e4e8}
-textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radius:6px;padding:6px 8px;background:#fff;resize:vertical}
+.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--ln)}
+textarea,input[type=text],select{width:100%;border:1px solid var(--bd);border-radius:6px;padding:6px 8px;background:var(--bg);resize:vertical}
 .composer textarea{resize:none;height:40px;max-height:120px}
 .src h3,.ticket h3{margin:4px 0;font-size:16px}
-.path,.hint{color:#57606a;font-size:12px}
-.src-text{margin:10px 0;padding:10px;background:#f6f8fa;border-radius:6px;overflow-wrap:anywhere}
+.path,.hint{color:var(--mu);font-size:12px}
+.src-text{margin:10px 0;padding:10px;background:var(--sb);border-radius:6px;overflow-wrap:anywhere}
 .ticket label,.ticket legend{display:block;font-weight:600;font-size:13px;margin:10px 0 3px}
-.ticket fieldset{border:1px solid #e1e4e8;border-radius:6px;margin:10px 0 0;padding:4px 10px 8px}
+.ticket fieldset{border:1px solid var(--ln);border-radius:6px;margin:10px 0 0;padding:4px 10px 8px}
 .ticket fieldset label{font-weight:400;display:flex;gap:6px;align-items:flex-start;margin:4px 0}
 .ticket dl{margin:4px 0;font-size:12px;display:grid;grid-template-columns:auto 1fr;gap:2px 8px}
-.ticket dt{color:#57606a}.ticket dd{margin:0;overflow-wrap:anywhere}
+.ticket dt{color:var(--mu)}.ticket dd{margin:0;overflow-wrap:anywhere}
 .ticket ul{margin:4px 0;padding-left:20px;font-size:13px}
-.missing{background:#fff9db;border:1px solid #ffe066;border-radius:6px;padding:6px 10px;margin-top:10px;font-size:13px}
-.redact{background:#e7f5ff;border:1px solid #a5d8ff;border-radius:6px;padding:6px 10px;margin-top:10px;font-size:13px}
-.actions{display:flex;gap:8px;justify-content:flex-end;margin-top:14px;position:sticky;bottom:-12px;background:#fff;padding:8px 0}
+.missing,.redact{border-radius:6px;padding:6px 10px;margin-top:10px;font-size:13px}
+.missing{background:var(--yb);border:1px solid var(--wd)}
+.redact{background:var(--ib);border:1px solid var(--id)}
+.actions{display:flex;gap:8px;justify-content:flex-end;margin-top:14px;position:sticky;bottom:-12px;background:var(--bg);padding:8px 0}
 .done{text-align:center;padding:20px 8px}
 .done strong{font-size:16px}
 .sr{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:479px){.panel{inset:0;width:100%;height:100%;border-radius:0;border:0}textarea,input[type=text],select{font-size:16px}}
-@media (prefers-reduced-motion:no-preference){.streaming .body::after{content:"▍";animation:blink 1s steps(2) infinite;color:#e8590c}@keyframes blink{50%{opacity:0}}}
+@media (prefers-reduced-motion:no-preference){.streaming .body::after{content:"▍";animation:blink 1s steps(2) infinite;color:var(--lk)}@keyframes blink{50%{opacity:0}}}
 `;
 
-  let shadow, launcher, panel, alertBox, statusBox, log, input, sendBtn, views = {};
+  let shadow, root, launcher, panel, alertBox, statusBox, log, input, sendBtn, views = {};
   const nodes = new Map(); // message id → its element in the log
 
   function sheet(root) {
@@ -420,35 +477,55 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     } catch { root.append(h('style', null, CSS)); }
   }
 
+  // The theme: data-theme or setTheme() ("light", "dark"), else the OS setting, followed live ("auto").
+  const THEMES = ['light', 'dark', 'auto'];
+  let theme = THEMES.includes(DS.theme) ? DS.theme : 'auto';
+  const darkOS = matchMedia('(prefers-color-scheme: dark)');
+  const paint = () => root && root.classList.toggle('dark', theme === 'dark' || (theme === 'auto' && darkOS.matches));
+  darkOS.addEventListener && darkOS.addEventListener('change', paint);
+
+  // The shortcut ("mod" is ⌘ on a Mac, Ctrl elsewhere). It runs last (on window, bubbling), so a page that
+  // handles the same keys itself (and calls preventDefault) keeps them.
+  const MAC = /Mac|iP(hone|ad)/.test(navigator.platform);
+  const KEYS = String(DS.shortcut || 'mod+k').toLowerCase().replace('mod', MAC ? 'meta' : 'ctrl').split('+');
+  const KEY = KEYS[KEYS.length - 1];
+  const pressed = (e) => KEYS[0] !== 'off' && !e.defaultPrevented && !e.repeat &&
+    ((e.key || '').toLowerCase() === KEY || e.code === 'Key' + KEY.toUpperCase()) && // e.code: Option+N on a Mac types "˜"
+    ['ctrl', 'meta', 'alt', 'shift'].every((m) => e[m + 'Key'] === KEYS.includes(m));
+  const KEY_NAMES = { ctrl: 'Control', meta: 'Meta', alt: 'Alt', shift: 'Shift' };
+
   function build() {
     const host = h('nectarine-widget', { id: 'nectarine-root' });
     shadow = host.attachShadow({ mode: 'open' });
     sheet(shadow);
-    const root = h('div', { class: 'root' });
+    root = h('div', { class: 'root', lang: L.lang || 'en' });
+    paint();
+    const keys = KEYS[0] === 'off' ? null : KEYS.map((k) => KEY_NAMES[k] || k.toUpperCase()).join('+');
     launcher = h('button', {
-      class: 'launcher', type: 'button', 'aria-label': 'Ask Nectarine, the Nectain assistant', 'aria-expanded': 'false',
+      class: 'launcher', type: 'button', 'aria-label': T('launchLabel'), 'aria-expanded': 'false', 'aria-keyshortcuts': keys,
+      title: keys && `${T('launch')} (${keys.replace('Control', 'Ctrl').replace('Meta', '⌘')})`,
       'aria-controls': 'nectarine-panel', 'data-testid': 'nectarine-launcher', onclick: () => (state.open ? close() : open()),
-    }, h('span', { class: 'dot', 'aria-hidden': 'true' }), 'Ask Nectarine');
+    }, h('span', { class: 'dot', 'aria-hidden': 'true' }), T('launch'));
     alertBox = h('div', { class: 'alert', role: 'alert', 'data-testid': 'nectarine-alert', hidden: true });
     statusBox = h('div', { class: 'sr', role: 'status', 'aria-live': 'polite' });
-    log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
+    log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': T('conversation') });
     input = h('textarea', {
-      'aria-label': 'Your question', placeholder: 'Ask about Nectain…', rows: 1, maxlength: 4000, 'data-testid': 'nectarine-input',
+      'aria-label': T('question'), placeholder: T('placeholder'), rows: 1, maxlength: 4000, 'data-testid': 'nectarine-input',
       onkeydown: (e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); } },
     });
-    sendBtn = h('button', { class: 'primary', type: 'button', 'data-testid': 'nectarine-send', onclick: () => send() }, 'Send');
+    sendBtn = h('button', { class: 'primary', type: 'button', 'data-testid': 'nectarine-send', onclick: () => (busy ? busy.abort() : send()) }, T('send'));
     views.chat = h('div', { class: 'view chat' }, log, h('div', { class: 'composer' }, input, sendBtn));
     views.source = h('div', { class: 'view src', 'data-testid': 'nectarine-source', hidden: true });
     views.ticket = h('div', { class: 'view ticket', 'data-testid': 'nectarine-ticket-form', hidden: true });
     panel = h('div', {
-      class: 'panel', id: 'nectarine-panel', role: 'dialog', 'aria-label': 'Nectarine assistant', 'aria-modal': 'false',
+      class: 'panel', id: 'nectarine-panel', role: 'dialog', 'aria-label': T('panel'), 'aria-modal': 'false',
       'data-testid': 'nectarine-panel', hidden: true,
     },
     h('header', null,
       h('h2', null, 'Nectarine'),
-      h('button', { type: 'button', 'data-testid': 'nectarine-contact', onclick: () => openTicket() }, 'Contact support'),
-      h('button', { type: 'button', title: 'Start a new conversation', onclick: newChat }, 'New chat'),
-      h('button', { type: 'button', 'aria-label': 'Close assistant', onclick: () => close() }, '✕')),
+      h('button', { type: 'button', 'data-testid': 'nectarine-contact', onclick: () => openTicket() }, T('contact')),
+      h('button', { type: 'button', title: T('newChatTitle'), onclick: newChat }, T('newChat')),
+      h('button', { type: 'button', 'aria-label': T('close'), onclick: () => close() }, '✕')),
     alertBox, views.chat, views.source, views.ticket, statusBox);
     root.append(launcher, panel);
     shadow.append(root);
@@ -458,14 +535,43 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
       const a = document.activeElement;
       if (e.key === 'Escape' && state.open && (a === host || a === document.body || !a)) close();
     });
+    window.addEventListener('keydown', (e) => {
+      if (!pressed(e)) return;
+      e.preventDefault();
+      if (state.open && shadow.activeElement) close(); else open();
+    });
     renderLog();
     if (state.open) open(false);
     if (state.open && state.view === 'ticket' && ticket) openTicket(false); // the form the user was filling in on the last page
+    window.addEventListener('hashchange', fromHash);
+    fromHash();
+    if (queued != null) ask(queued);
+  }
+
+  /** #nectarine=<question> asks once: the hash is removed, so a reload does not ask again. */
+  function fromHash() {
+    const m = /^#nectarine=([^]*)$/.exec(location.hash);
+    if (!m) return;
+    let q = '';
+    try { q = decodeURIComponent(m[1].replace(/\+/g, ' ')); } catch { /* malformed: ignore */ }
+    history.replaceState(history.state, '', location.pathname + location.search);
+    if (q.trim()) ask(q);
+  }
+
+  let queued = null; // a question asked before the panel was built
+  function ask(q) {
+    if (!panel) { queued = q; return; }
+    queued = null;
+    setView('chat');
+    open();
+    input.value = String(q).slice(0, 4000);
+    send();
   }
 
   function open(focus = true) {
     state.open = true; save();
     panel.hidden = false;
+    if (!examples && !state.messages.length) renderLog();
     launcher.setAttribute('aria-expanded', 'true');
     if (focus) setTimeout(() => (views.chat.hidden ? panel.querySelector('.view:not([hidden]) button, .view:not([hidden]) input') : input)?.focus(), 0);
     log.scrollTop = log.scrollHeight;
@@ -480,14 +586,27 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     for (const [k, v] of Object.entries(views)) v.hidden = k !== name;
     state.view = name;
   }
-  function showAlert(text) {
+  function showAlert(text, retry) {
     alertBox.textContent = '';
     if (!text) { alertBox.hidden = true; return; }
-    alertBox.append(h('span', null, text),
-      h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss', onclick: () => showAlert('') }, '✕'));
+    put(alertBox, h('span', null, text),
+      retry && h('button', { type: 'button', class: 'link', 'data-testid': 'nectarine-retry', onclick: () => { showAlert(''); retry(); } }, T('retry')),
+      h('button', { type: 'button', class: 'link', 'aria-label': T('dismiss'), onclick: () => showAlert('') }, '✕'));
     alertBox.hidden = false;
   }
   const announce = (text) => { statusBox.textContent = ''; setTimeout(() => (statusBox.textContent = text), 50); };
+
+  /** Copies text to the clipboard; the button says so for a moment. */
+  async function copy(text, btn) {
+    try { await navigator.clipboard.writeText(text); } catch { // not a secure context: the old way
+      const ta = h('textarea', { class: 'sr' }); ta.value = text; shadow.append(ta); ta.select();
+      document.execCommand('copy'); ta.remove(); btn.focus();
+    }
+    btn.textContent = T('copied'); announce(T('copied'));
+    setTimeout(() => (btn.textContent = T('copy')), 1500);
+  }
+  const copyButton = (label, testid, get) => h('button', { type: 'button', 'aria-label': label, 'data-testid': testid,
+    onclick: (e) => copy(get(), e.currentTarget) }, T('copy'));
 
   function newChat() {
     state.messages = []; state.session_id = null; ticket = null;
@@ -495,11 +614,19 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
   }
 
   // ================================================================== rendering: messages
+  // Example questions: the page's own (data-examples), else the service's (set by an admin, or the most
+  // asked questions that were answered well), fetched once.
+  let examples = DS.examples ? DS.examples.split('|').map((x) => x.trim()).filter(Boolean) : null;
   function renderLog() {
     log.textContent = '';
     nodes.clear();
     if (!state.messages.length) {
-      log.append(h('p', { class: 'empty' }, 'Hi! Ask me anything about Nectain. I answer from the documentation and cite my sources.'));
+      if (!examples && state.open) { // fetched when the panel first opens, not on every page view
+        examples = [];
+        api('GET', '/v1/examples').then((r) => { examples = r.examples || []; if (!state.messages.length) renderLog(); }, () => {});
+      }
+      log.append(h('div', { class: 'empty' }, h('p', null, T('empty')), examples && examples.length ? h('div', { class: 'ex', role: 'group', 'aria-label': T('examples') },
+        h('span', { class: 'hint' }, T('examples')), examples.slice(0, 4).map((q) => h('button', { type: 'button', 'data-testid': 'nectarine-example', onclick: () => ask(q) }, q))) : null));
     }
     for (const m of state.messages) log.append(renderMessage(m));
     log.scrollTop = log.scrollHeight;
@@ -522,10 +649,13 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     return svg;
   }
   const citeLabel = (c) => [c.title, ...(c.heading_path || []).filter((x) => x && x !== c.title)].join(' › ');
+  /** An answer as plain text with its sources, for the clipboard. */
+  const plain = (m) => [unescapeEntities(m.text), ...(m.citations || []).map((c, i) =>
+    (i ? '' : `\n${T('sources')}:\n`) + `[${c.number}] ${citeLabel(c)}` + (safeUrl(c.url) ? ' — ' + safeUrl(c.url) : ''))].join('\n');
 
   function renderMessage(m) {
     let el;
-    if (m.role === 'user') el = h('div', { class: 'msg user' }, h('span', { class: 'sr' }, 'You: '), m.text);
+    if (m.role === 'user') el = h('div', { class: 'msg user' }, h('span', { class: 'sr' }, T('you')), m.text);
     else if (m.role === 'system') el = h('div', { class: 'msg sys' }, m.text);
     else el = renderAnswer(m);
     nodes.set(m.id, el);
@@ -536,40 +666,40 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     const byNum = new Map((m.citations || []).map((c) => [Number(c.number), c]));
     const chip = (c, label) => h('button', {
       type: 'button', class: 'cite', 'data-testid': 'nectarine-citation', 'data-number': c.number,
-      'aria-label': `Source ${c.number}: ${citeLabel(c)}`, onclick: (e) => showSource(c, e.currentTarget),
+      'aria-label': T('source', c.number, citeLabel(c)), onclick: (e) => showSource(c, e.currentTarget),
     }, label);
     const cite = (n) => (byNum.has(n) ? chip(byNum.get(n), String(n)) : null);
     const done = m.state !== 'streaming';
     const el = h('div', {
       class: 'msg bot' + (done ? '' : ' streaming'), 'data-testid': 'nectarine-answer', 'data-state': m.state,
       'aria-busy': done ? 'false' : 'true',
-    }, h('span', { class: 'sr' }, 'Nectarine: '), h('div', { class: 'body' }, markdown(unescapeEntities(m.text), { cite })));
+    }, h('span', { class: 'sr' }, T('bot')), h('div', { class: 'body', lang: 'en' }, markdown(unescapeEntities(m.text), { cite })));
     if (!done) return el;
 
     if (m.citations && m.citations.length) {
-      el.append(h('div', { class: 'sources', role: 'group', 'aria-label': 'Sources' },
+      el.append(h('div', { class: 'sources', role: 'group', 'aria-label': T('sources') },
         m.citations.map((c) => chip(c, `[${c.number}] ${citeLabel(c)}`))));
     }
     if (m.notes && m.notes.length) el.append(h('ul', { class: 'notes' }, m.notes.map((n) => h('li', null, n))));
     if (m.handoff_recommended) {
       el.append(h('div', { class: 'box handoff', 'data-testid': 'nectarine-handoff' },
-        h('span', null, m.handoff_reason || 'Our support team can help with this.'),
-        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', 'data-testid': 'nectarine-contact', onclick: () => openTicket() }, 'Contact support'))));
+        h('span', { lang: m.handoff_reason ? 'en' : null }, m.handoff_reason || T('canHelp')),
+        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', 'data-testid': 'nectarine-contact', onclick: () => openTicket() }, T('contact')))));
     }
     const meta = h('div', { class: 'meta' });
     if (typeof m.confidence === 'number') {
-      const [cls, text] = m.confidence >= 0.75 ? ['high', 'Confident'] : m.confidence >= 0.5 ? ['medium', 'Check the sources']
-        : ['low', 'Low confidence — consider contacting support'];
+      const [cls, text] = m.confidence >= 0.75 ? ['high', 'confHigh'] : m.confidence >= 0.5 ? ['medium', 'confMed'] : ['low', 'confLow'];
       meta.append(h('span', { class: 'conf ' + cls, 'data-testid': 'nectarine-confidence', 'data-level': cls,
-        title: `Confidence ${Math.round(m.confidence * 100)}%` }, text));
+        title: T('conf', Math.round(m.confidence * 100)) }, T(text)));
     }
+    if (m.text) meta.append(copyButton(T('copyAnswer'), 'nectarine-copy-answer', () => plain(m)));
     if (m.turn_id != null) {
       const thumb = (up) => h('button', {
-        type: 'button', class: up ? 'up' : 'down', 'aria-label': up ? 'Helpful' : 'Not helpful',
+        type: 'button', class: up ? 'up' : 'down', 'aria-label': T(up ? 'helpful' : 'unhelpful'),
         'aria-pressed': String(m.feedback === up), 'data-testid': up ? 'nectarine-thumb-up' : 'nectarine-thumb-down',
         onclick: () => feedback(m, up),
       }, thumbIcon());
-      meta.append(h('div', { class: 'thumbs', role: 'group', 'aria-label': 'Was this helpful?' }, thumb(true), thumb(false)));
+      meta.append(h('div', { class: 'thumbs', role: 'group', 'aria-label': T('wasHelpful') }, thumb(true), thumb(false)));
     }
     if (meta.childNodes.length) el.append(meta);
     if (m.feedback === false) el.append(moreHelp(m));
@@ -579,10 +709,9 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
   /** After a thumbs down: an optional comment, and the way to a person. */
   function moreHelp(m) {
     const box = h('div', { class: 'box', 'data-testid': 'nectarine-more-help' });
-    if (m.commented) box.append(h('span', { class: 'hint' }, 'Thanks for the feedback.'));
+    if (m.commented) box.append(h('span', { class: 'hint' }, T('thanks')));
     else {
-      const ta = h('textarea', { rows: 2, maxlength: 2000, 'aria-label': 'What was wrong or missing? (optional)',
-        placeholder: 'What was wrong or missing? (optional)', 'data-testid': 'nectarine-feedback-comment' });
+      const ta = h('textarea', { rows: 2, maxlength: 2000, 'aria-label': T('wrong'), placeholder: T('wrong'), 'data-testid': 'nectarine-feedback-comment' });
       box.append(ta, h('div', { class: 'row' }, h('button', {
         type: 'button', 'data-testid': 'nectarine-feedback-send',
         onclick: async (e) => {
@@ -594,10 +723,10 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
           }
           else e.currentTarget.disabled = false;
         },
-      }, 'Send comment')));
+      }, T('sendComment'))));
     }
-    box.append(h('div', { class: 'row' }, h('span', { class: 'hint' }, 'Didn’t solve it?'),
-      h('button', { type: 'button', class: 'primary', 'data-testid': 'nectarine-contact', onclick: () => openTicket() }, 'Get more help')));
+    box.append(h('div', { class: 'row' }, h('span', { class: 'hint' }, T('unsolved')),
+      h('button', { type: 'button', class: 'primary', 'data-testid': 'nectarine-contact', onclick: () => openTicket() }, T('moreHelp'))));
     return box;
   }
 
@@ -619,34 +748,42 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
   }
 
   // ================================================================== chat
-  let busy = false;
+  let busy = null; // the AbortController of the answer being streamed: the Send button stops it
 
-  async function send() {
-    const text = input.value.trim();
+  /** Takes messages out of the conversation (a failed or withdrawn question and its answer). */
+  function drop(...ms) {
+    state.messages = state.messages.filter((x) => !ms.includes(x));
+    for (const x of ms) nodes.get(x.id)?.remove();
+    if (!state.messages.length) renderLog();
+    save();
+  }
+
+  async function send(again) {
+    const text = (again || input.value).trim();
     if (!text || busy) return;
-    busy = true; sendBtn.disabled = true;
+    const ctl = busy = new AbortController();
+    sendBtn.textContent = T('stop');
     showAlert('');
     const user = { id: uid(), role: 'user', text };
     const ans = { id: uid(), role: 'assistant', text: '', state: 'streaming', citations: [] };
     state.messages.push(user, ans);
-    input.value = '';
+    if (!again) input.value = '';
     save(); rerender(user); rerender(ans);
     log.setAttribute('aria-busy', 'true'); // screen readers skip the deltas; the status region reads the result
-    announce('Nectarine is answering…');
-    const undo = (msg) => { // nothing was answered: take the question back into the input
-      state.messages = state.messages.filter((x) => x !== user && x !== ans);
-      nodes.get(user.id)?.remove(); nodes.get(ans.id)?.remove();
-      if (!state.messages.length) renderLog();
-      input.value = text; save(); showAlert(msg);
+    announce(T('answering'));
+    const retry = () => { drop(user, ans); send(text); }; // the failed attempt goes, its partial text with it
+    const undo = (msg, canRetry) => { // nothing was answered: take the question back into the input
+      drop(user, ans);
+      input.value = text; showAlert(msg, canRetry && (() => { input.value = ''; send(text); }));
     };
     try {
       let res;
       try {
         res = await fetch(API + '/v1/chat', {
           method: 'POST', headers: headers({ 'Content-Type': 'application/json', Accept: 'text/event-stream' }),
-          body: JSON.stringify({ message: text, session_id: state.session_id, context: env() }),
+          body: JSON.stringify({ message: text, session_id: state.session_id, context: env() }), signal: ctl.signal,
         });
-      } catch { return undo(NETWORK_ERROR); }
+      } catch { return ctl.signal.aborted ? undo('') : undo(T('network'), true); }
       if (!res.ok || !res.body) return undo(await errorText(res));
       let frame = 0, failed = null, saved = Date.now();
       await readSSE(res, (name, data) => {
@@ -662,21 +799,26 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
             handoff_recommended: !!a.handoff_recommended, handoff_reason: a.handoff_reason || null,
             notes: a.notes || [], language: a.language, turn_id: data.turn_id ?? null, feedback: null, state: 'done',
           });
-        } else if (name === 'error') failed = data.detail || 'The answer could not be completed.';
+        } else if (name === 'error') failed = data.detail || T('notCompleted');
       });
       if (ans.state === 'streaming') { // stream ended without "done"
-        ans.state = failed || !ans.text ? 'error' : 'done';
-        ans.notes = [failed ? 'The answer could not be completed.' : 'The answer was interrupted.'];
-        showAlert(failed || 'The connection was interrupted. Please try again.');
+        ans.state = 'error';
+        ans.notes = [T(failed ? 'notCompleted' : 'incomplete')];
+        if (!ans.text) return undo(failed || T('connLost'), true);
+        showAlert(failed || T('connLost'), retry);
       }
       save(); rerender(ans);
-      announce(ans.state === 'done' ? 'Answer ready: ' + ans.text.replace(/\[\d+(?:,\s*\d+)*\]/g, '').slice(0, 600) : 'The answer failed.');
+      announce(ans.state === 'done' ? T('ready') + ans.text.replace(/\[\d+(?:,\s*\d+)*\]/g, '').slice(0, 600) : T('failed'));
     } catch (err) {
       if (leaving) return; // the page is going away: the next page shows the answer as interrupted
-      ans.state = 'error';
-      save(); rerender(ans); showAlert(ans.text ? 'The connection was interrupted. Please try again.' : NETWORK_ERROR);
+      if (!ans.text) return ctl.signal.aborted ? undo('') : undo(T('network'), true);
+      // Stopped by the user, or the connection broke: what arrived stays, marked for what it is.
+      ans.state = ctl.signal.aborted ? 'stopped' : 'error';
+      ans.notes = [T(ctl.signal.aborted ? 'stopped' : 'incomplete')];
+      save(); rerender(ans);
+      if (ctl.signal.aborted) announce(T('stopped')); else showAlert(T('connLost'), retry);
     } finally {
-      busy = false; sendBtn.disabled = false;
+      busy = null; sendBtn.textContent = T('send');
       log.setAttribute('aria-busy', 'false');
     }
   }
@@ -686,19 +828,20 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     const back = h('button', { type: 'button', 'data-testid': 'nectarine-source-back', onclick: () => {
       setView('chat');
       (opener && opener.isConnected ? opener : input).focus();
-    } }, '← Back');
+    } }, T('back'));
     const v = views.source;
     const fill = (src, loading) => {
       v.textContent = '';
       const path = (src.heading_path || []).filter(Boolean).join(' › ');
-      const docs = link('Open in docs ↗', src.url);
+      const docs = link(T('openDocs'), src.url);
       put(v, h('div', { class: 'row' }, back),
-        h('h3', null, src.title || 'Source'),
+        h('h3', null, src.title || T('sources')),
         path ? h('div', { class: 'path' }, path) : null,
-        src.versions && src.versions !== 'all' ? h('div', { class: 'hint' }, 'Applies to versions: ' + src.versions) : null,
-        h('div', { class: 'src-text', 'aria-busy': String(!!loading) }, loading ? h('p', { class: 'hint' }, 'Loading…')
+        src.versions && src.versions !== 'all' ? h('div', { class: 'hint' }, T('versions', 0, src.versions)) : null,
+        src.date ? h('div', { class: 'hint', 'data-testid': 'nectarine-source-date' }, T('updated', 0, day(src.date))) : null,
+        h('div', { class: 'src-text', 'aria-busy': String(!!loading) }, loading ? h('p', { class: 'hint' }, T('loading'))
           : src.text ? markdown(src.text) : h('blockquote', null, src.quote || '')),
-        src.unavailable ? h('p', { class: 'hint' }, 'The full passage could not be loaded; this is the quoted part.') : null,
+        src.unavailable ? h('p', { class: 'hint' }, T('unavailable')) : null,
         docs ? h('p', null, docs) : null);
     };
     fill(c, true);
@@ -706,17 +849,24 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     back.focus();
     try {
       const src = await api('GET', '/v1/sources/' + encodeURIComponent(c.chunk_id));
-      if (!views.source.hidden) fill(Object.assign({}, c, src, { title: src.title || c.title, url: src.url || c.url }));
+      if (!views.source.hidden) fill(Object.assign({}, c, src, { title: src.title || c.title, url: src.url || c.url, date: src.date || c.date }));
     } catch {
       if (!views.source.hidden) fill(Object.assign({}, c, { text: null, unavailable: true }));
     }
     if (!views.source.hidden) back.focus();
   }
 
+  /** An ISO date ("2026-11-02") in the user's language: "2 November 2026". */
+  function day(iso) {
+    const d = new Date(String(iso).slice(0, 10));
+    const lang = (L.lang || 'en') === LANG ? DS.locale || navigator.language : 'en'; // en-GB: 2 November; en-US: November 2
+    return isNaN(d) ? String(iso) : d.toLocaleDateString(lang, { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' });
+  }
+
   // ================================================================== ticket form
   const SHARE = [
-    ['user_agent', 'Browser and operating system (user agent)'], ['language', 'Language'], ['time_zone', 'Time zone'],
-    ['screen', 'Screen size'], ['page_url', 'Page address'], ['console_errors', 'Recent errors on this page'],
+    ['user_agent', 'shareUa'], ['language', 'shareLang'], ['time_zone', 'shareTz'],
+    ['screen', 'shareScreen'], ['page_url', 'sharePage'], ['console_errors', 'shareErrors'],
   ];
   // Environment fields in the draft that come from each shared item (unticked → removed on submit).
   const SHARE_ENV = { user_agent: ['user_agent', 'os', 'os_version', 'browser', 'browser_version', 'device'],
@@ -771,30 +921,30 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     const t = ticket, v = views.ticket;
     const focused = shadow.activeElement && shadow.activeElement.dataset.testid;
     v.textContent = '';
-    const cancel = h('button', { type: 'button', onclick: () => { setView('chat'); input.focus(); } }, 'Back to chat');
-    v.append(h('h3', null, 'Contact support'));
+    const cancel = h('button', { type: 'button', onclick: () => { setView('chat'); input.focus(); } }, T('toChat'));
+    v.append(h('h3', null, T('contact')));
 
     if (t.done) {
       v.append(h('div', { class: 'done', role: 'status', 'data-testid': 'nectarine-ticket-done', 'data-ticket-id': t.done.id },
-        h('p', null, h('strong', null, 'Ticket created: '), h('strong', { class: 'ticket-id' }, t.done.id)),
-        h('p', null, `Priority: ${t.done.priority}. Expected first response: ${t.draft.expected_first_response || 'within 24 hours'}.`),
-        h('p', { class: 'hint' }, 'Our support team will contact you. You can keep chatting with Nectarine meanwhile.'),
+        h('p', null, h('strong', null, T('created')), h('strong', { class: 'ticket-id' }, t.done.id)),
+        h('p', null, T('createdPrio', T(t.done.priority) || t.done.priority, t.draft.expected_first_response || T('day'))),
+        h('p', { class: 'hint' }, T('willContact')),
         cancel));
       return;
     }
     const hasUser = conversation().some((m) => m.role === 'user');
     if (!hasUser && !t.problem) { // nothing to draft from yet: ask for a description first
       const ta = h('textarea', { rows: 5, id: 'nt-problem', 'data-testid': 'ticket-problem', maxlength: 4000 });
-      v.append(h('label', { for: 'nt-problem' }, 'Please describe the problem first'), ta,
+      v.append(h('label', { for: 'nt-problem' }, T('describe')), ta,
         h('div', { class: 'actions' }, cancel, h('button', { type: 'button', class: 'primary', onclick: () => {
           if (!ta.value.trim()) return ta.focus();
           t.problem = ta.value.trim(); requestDraft();
-        } }, 'Continue')));
+        } }, T('next'))));
       return;
     }
     if (!t.draft) {
-      put(v, h('p', { class: 'hint', role: 'status' }, t.loading ? 'Preparing your ticket…' : 'The ticket could not be prepared.'),
-        t.loading ? null : h('div', { class: 'actions' }, cancel, h('button', { type: 'button', class: 'primary', onclick: requestDraft }, 'Try again')));
+      put(v, h('p', { class: 'hint', role: 'status' }, T(t.loading ? 'preparing' : 'notPrepared')),
+        t.loading ? null : h('div', { class: 'actions' }, cancel, h('button', { type: 'button', class: 'primary', onclick: requestDraft }, T('tryAgain'))));
       return;
     }
     const d = t.draft;
@@ -804,30 +954,30 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     const errorsText = (d.error_messages || []).map((x) => x.replace(/\s*\n\s*/g, ' ⏎ ')).join('\n');
     const prio = field('priority', d.priority);
 
-    v.append(h('p', { class: 'hint' }, 'Review and edit everything below before sending. Nothing is sent until you press “Submit ticket”.'));
+    v.append(h('p', { class: 'hint' }, T('review')));
     if (d.redactions && Object.keys(d.redactions).length) {
       v.append(h('div', { class: 'redact', 'data-testid': 'ticket-redactions' },
-        'For your safety, we removed ' + Object.entries(d.redactions).map(([k, n]) => plural(n, k)).join(', ') + ' before anything was stored.'));
+        T('removed', 0, Object.entries(d.redactions).map(([k, n]) => plural(n, k)).join(', '))));
     }
     if (d.missing_information && d.missing_information.length) {
       v.append(h('div', { class: 'missing', 'data-testid': 'ticket-missing' },
-        h('strong', null, 'Support will also need — please add what you can:'),
+        h('strong', null, T('missing')),
         h('ul', null, d.missing_information.map((x) => h('li', null, x)))));
     }
     v.append(
-      ...labelled('title', 'Title', h('input', { type: 'text', id: id('title'), 'data-testid': 'ticket-title', value: field('title', d.title), oninput: edit('title') })),
-      ...labelled('description', 'Description', h('textarea', { id: id('description'), rows: 7, 'data-testid': 'ticket-description', value: field('description', d.description), oninput: edit('description') })),
-      ...labelled('version', 'Nectain version', h('input', { type: 'text', id: id('version'), 'data-testid': 'ticket-version', placeholder: 'e.g. 4.3.1 (Help › About Nectain)', value: field('version', d.nectain_version || ''), oninput: edit('version') })));
-    const select = h('select', { id: id('priority'), 'data-testid': 'ticket-priority', onchange: edit('priority') }, PRIORITIES.map((p) => h('option', { value: p }, p)));
+      ...labelled('title', T('title'), h('input', { type: 'text', id: id('title'), 'data-testid': 'ticket-title', value: field('title', d.title), oninput: edit('title') })),
+      ...labelled('description', T('description'), h('textarea', { id: id('description'), rows: 7, 'data-testid': 'ticket-description', value: field('description', d.description), oninput: edit('description') })),
+      ...labelled('version', T('version'), h('input', { type: 'text', id: id('version'), 'data-testid': 'ticket-version', placeholder: T('versionHint'), value: field('version', d.nectain_version || ''), oninput: edit('version') })));
+    const select = h('select', { id: id('priority'), 'data-testid': 'ticket-priority', onchange: edit('priority') }, PRIORITIES.map((p) => h('option', { value: p }, T(p))));
     select.value = prio;
-    v.append(...labelled('priority', 'Priority', select),
-      h('div', { class: 'hint', 'data-testid': 'ticket-priority-rationale' }, 'Suggested: ' + d.priority + (d.priority_rationale ? ' — ' + d.priority_rationale : '')),
-      ...labelled('errors', 'Error messages (one per line)', h('textarea', { id: id('errors'), rows: 3, 'data-testid': 'ticket-errors', value: field('errors', errorsText), oninput: edit('errors') })));
+    v.append(...labelled('priority', T('priority'), select),
+      h('div', { class: 'hint', 'data-testid': 'ticket-priority-rationale' }, T('suggested', 0, T(d.priority) + (d.priority_rationale ? ' — ' + d.priority_rationale : ''))),
+      ...labelled('errors', T('errors'), h('textarea', { id: id('errors'), rows: 3, 'data-testid': 'ticket-errors', value: field('errors', errorsText), oninput: edit('errors') })));
 
     // language and English summary
-    v.append(h('div', { class: 'hint' }, `Language: ${d.language || 'en'}` + (d.needs_translation ? ' — support works in English; your ticket will be translated.' : '')));
+    v.append(h('div', { class: 'hint' }, T('language', 0, d.language || 'en') + (d.needs_translation ? T('translated') : '')));
     if (d.english_summary != null || d.needs_translation) {
-      v.append(...labelled('summary', 'English summary', h('textarea', { id: id('summary'), rows: 3, 'data-testid': 'ticket-summary', value: field('summary', d.english_summary || ''), oninput: edit('summary') })));
+      v.append(...labelled('summary', T('summary'), h('textarea', { id: id('summary'), rows: 3, 'data-testid': 'ticket-summary', value: field('summary', d.english_summary || ''), oninput: edit('summary') })));
     }
 
     // logs: a file, or pasted text; each change re-requests the draft so the server bounds and redacts them
@@ -839,39 +989,39 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
         }
         requestDraft();
       } });
-    const pasted = h('textarea', { id: id('log'), rows: 3, 'data-testid': 'ticket-log', placeholder: 'Or paste log lines here', value: t.pasted,
+    const pasted = h('textarea', { id: id('log'), rows: 3, 'data-testid': 'ticket-log', placeholder: T('paste'), value: t.pasted,
       oninput: (e) => { t.pasted = e.target.value; }, onchange: () => { if (t.pasted !== t.drafted) requestDraft(); } });
-    v.append(h('label', { for: id('logfile') }, 'Logs (Help › Diagnostics › Download logs)'), fileInput, pasted,
-      h('div', { class: 'hint' }, 'Logs are shortened to the relevant lines and secrets are removed before they are stored.'));
+    v.append(h('label', { for: id('logfile') }, T('logs')), fileInput, pasted,
+      h('div', { class: 'hint' }, T('logsNote')));
     if (d.logs && d.logs.length) {
       v.append(h('ul', { 'data-testid': 'ticket-logs' }, d.logs.map((l) => h('li', null,
-        `${l.name}: ` + (l.note || `kept ${l.kept_lines} of ${l.total_lines} lines`) + (l.error_lines && l.error_lines.length ? ` · ${plural(l.error_lines.length, 'error line')} ` : ' '),
-        t.files.some((f) => f.name === l.name) ? h('button', { type: 'button', class: 'link', onclick: () => { t.files = t.files.filter((f) => f.name !== l.name); requestDraft(); } }, 'Remove') : null))));
+        `${l.name}: ` + (l.note || T('kept', l.kept_lines, l.total_lines)) + (l.error_lines && l.error_lines.length ? ` · ${plural(l.error_lines.length, 'error line')} ` : ' '),
+        t.files.some((f) => f.name === l.name) ? h('button', { type: 'button', class: 'link', onclick: () => { t.files = t.files.filter((f) => f.name !== l.name); requestDraft(); } }, T('remove')) : null))));
     }
 
     // what is shared with support
     const e = env();
-    v.append(h('fieldset', null, h('legend', null, 'Shared with support'),
+    v.append(h('fieldset', null, h('legend', null, T('shared')),
       SHARE.map(([k, label]) => {
-        const val = k === 'console_errors' ? (consoleErrors.length ? plural(consoleErrors.length, 'error') : 'none captured') : e[k];
+        const val = k === 'console_errors' ? (consoleErrors.length ? plural(consoleErrors.length, 'error') : T('noErrors')) : e[k];
         return h('label', null, h('input', { type: 'checkbox', 'data-testid': 'share-' + k, checked: t.share[k],
           onchange: (ev) => { t.share[k] = ev.target.checked; requestDraft(); } }),
-        h('span', null, label + ': ', h('span', { class: 'hint' }, String(val || '—').slice(0, 160))));
+        h('span', null, T(label) + ': ', h('span', { class: 'hint' }, String(val || '—').slice(0, 160))));
       }),
       consoleErrors.length ? h('ul', { class: 'hint', 'data-testid': 'ticket-console-errors' }, consoleErrors.map((x) => h('li', null, x.slice(0, 200)))) : null));
 
     const envRows = Object.entries(d.environment || {}).flatMap(([k, val]) => k === 'other' ? Object.entries(val || {}) : [[k, val]]).filter(([, val]) => val);
     if (envRows.length) {
-      v.append(h('label', null, 'Environment'), h('dl', { 'data-testid': 'ticket-environment' }, envRows.map(([k, val]) => [h('dt', null, k.replace(/_/g, ' ')), h('dd', null, String(val))])));
+      v.append(h('label', null, T('environment')), h('dl', { 'data-testid': 'ticket-environment' }, envRows.map(([k, val]) => [h('dt', null, k.replace(/_/g, ' ')), h('dd', null, String(val))])));
     }
     if (d.already_suggested && d.already_suggested.length) {
-      v.append(h('label', null, 'Already suggested by Nectarine'), h('ul', { 'data-testid': 'ticket-suggested' },
+      v.append(h('label', null, T('alreadySuggested')), h('ul', { 'data-testid': 'ticket-suggested' },
         d.already_suggested.map((s) => h('li', null, link(s.title || s.url, s.url) || (s.title || s.url)))));
     }
-    v.append(h('p', { class: 'hint' }, 'Expected first response: ' + (d.expected_first_response || 'within 24 hours') + '.'));
+    v.append(h('p', { class: 'hint' }, T('expected', 0, d.expected_first_response || T('day'))));
 
     const submit = h('button', { type: 'button', class: 'primary', 'data-testid': 'ticket-submit', disabled: t.busy || t.loading, onclick: submitTicket },
-      t.busy ? 'Submitting…' : t.loading ? 'Updating…' : 'Submit ticket');
+      T(t.busy ? 'submitting' : t.loading ? 'updating' : 'submit'));
     v.append(h('div', { class: 'actions' }, cancel, submit));
     if (focused) v.querySelector(`[data-testid="${focused}"]`)?.focus();
   }
@@ -899,16 +1049,16 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     try {
       await t.pending;
       if (t.pasted !== t.drafted) await requestDraft(); // pasted log not yet bounded and redacted by the server
-      if (!t.draft) throw new Error('The ticket could not be prepared. Please try again.');
+      if (!t.draft) throw new Error(T('notPreparedRetry'));
       const draft = editedDraft();
-      if (!draft.title || !draft.description.trim()) throw new Error('Please fill in a title and a description.');
+      if (!draft.title || !draft.description.trim()) throw new Error(T('fillIn'));
       const chosen = field('priority', t.draft.priority);
       const res = await api('POST', '/v1/tickets', { draft, priority: chosen !== t.draft.priority ? chosen : null }, { 'Idempotency-Key': t.key });
       t.done = res;
-      state.messages.push({ id: uid(), role: 'system', text: `Support ticket ${res.id} created (priority ${res.priority}).` });
+      state.messages.push({ id: uid(), role: 'system', text: T('ticketMsg', res.priority, res.id) });
       save(); rerender(state.messages[state.messages.length - 1]);
       showAlert('');
-      announce(`Ticket ${res.id} created.`);
+      announce(T('ticketSaid', 0, res.id));
     } catch (err) {
       showAlert(err.message);
     } finally {
@@ -923,8 +1073,18 @@ textarea,input[type=text],select{width:100%;border:1px solid #d0d7de;border-radi
     __ready: true,
     open: () => (panel ? open() : (state.open = true)),
     close: () => (panel ? close() : (state.open = false)),
+    /** Opens the panel and asks: e.g. from the page's own search box ("Ask Nectarine about …"). */
+    ask(text) { if (String(text || '').trim()) ask(String(text)); },
+    setTheme(name) {
+      if (!THEMES.includes(name)) throw new TypeError(`Nectarine.setTheme: use one of ${THEMES.join(', ')}, not ${name}`);
+      theme = name; paint();
+    },
     /** Merges host-page context (e.g. {version, page_url, user_id}) into what the panel sends. */
     setContext(ctx) { if (ctx && typeof ctx === 'object') Object.assign(state.context, ctx); },
   };
-  if (document.body) build(); else document.addEventListener('DOMContentLoaded', build, { once: true });
+  // The interface strings of the user's language first (a failed fetch keeps English), then the panel.
+  const strings = LOCALES.includes(LANG) ? fetch(`${API}/widget/locales/${LANG}.json`).then((r) => r.ok && r.json())
+    .then((x) => { if (x) L = x; }, () => {}) : Promise.resolve();
+  const boot = () => strings.then(build);
+  if (document.body) boot(); else document.addEventListener('DOMContentLoaded', boot, { once: true });
 })();

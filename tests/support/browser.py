@@ -25,7 +25,7 @@ def chromium():
 @contextmanager
 def watched_page(browser, **context_options):
     """A fresh page that records page errors, dialogs (dismissed) and every request it makes."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, **context_options)
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **context_options})
     page = context.new_page()
     page.errors, page.dialogs, page.requested = [], [], []
     page.on("pageerror", lambda e: page.errors.append(str(e)))

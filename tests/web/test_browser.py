@@ -212,6 +212,8 @@ def test_markup_in_documents_and_questions_stays_inert(site, page):
 
 
 def test_host_page_css_does_not_reach_the_panel(site, page):
+    """/demo/isolation is the demo page under deliberately hostile CSS (red serif text, lime dashed buttons,
+    [role=dialog] hidden, [hidden] shown): the panel must look exactly as on a page with no CSS at all."""
     url, _ = site
     styles = """() => {
       const root = document.querySelector('[data-nectarine-host]') ? document.querySelector('[data-nectarine-host]').shadowRoot
@@ -220,7 +222,8 @@ def test_host_page_css_does_not_reach_the_panel(site, page):
         return [s.fontFamily, s.color, s.backgroundColor, s.fontSize, s.textTransform, s.borderTopStyle, s.display].join('|'); };
       return {launcher: pick('nectarine-launcher'), input: pick('nectarine-input'), panel: pick('nectarine-panel')};
     }"""
-    open_panel(page, url)
+    open_panel(page, url + "/demo/isolation")
+    assert page.evaluate("getComputedStyle(document.querySelector('button')).backgroundColor") == "rgb(0, 255, 0)"  # it is hostile
     hostile = page.evaluate(styles)
     plain = page.context.new_page()
     # A host page of the test's own with no CSS at all, on the service's origin.
@@ -246,9 +249,10 @@ def test_phone_width(site, browser):
     context.close()
 
 
-def test_keyboard_only(site, page):
+@pytest.mark.parametrize("path", ["/", "/demo/isolation"])
+def test_keyboard_only(site, page, path):
     url, _ = site
-    page.goto(url)
+    page.goto(url + path)
     page.get_by_test_id("nectarine-launcher").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("nectarine-input")).to_be_focused()
