@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     delivery_seconds: float = 15.0
+    # What a scheduled sync re-ingests into the index (nectarine.api.sync): the same paths, URLs (a
+    # sitemap, or a start URL to crawl) and git:PATH?ref=..&subdir=.. sources as `nectarine ingest`, as a
+    # JSON list (or one source). Every sync reads them all: a source left out loses its pages.
+    sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Seconds between syncs ("900", or "15m", "6h"); 0: no schedule (POST /v1/admin/sync still runs one).
+    sync_interval: Annotated[float, NoDecode] = 0.0
 
     @field_validator("rate_limit", "rate_limit_other", "rate_limit_any", "rate_limit_admin", "admin_lockout")
     @classmethod
@@ -119,6 +125,37 @@ class Settings(BaseSettings):
         if isinstance(v, (list, tuple)):
             v = [str(d).strip().lower().lstrip(".") for d in v]
             return [d for d in v if d]
+        return v
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _source_list(cls, v):
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                try:
+                    v = json.loads(text)
+                except ValueError:
+                    raise ValueError(f"{v!r} is not a JSON list; write e.g. [\"corpus\", \"https://docs.example.com/sitemap.xml\"]") from None
+            else:
+                v = [text] if text else []
+        if isinstance(v, (list, tuple)):
+            return [str(x).strip() for x in v if str(x).strip()]
+        return v
+
+    @field_validator("sync_interval", mode="before")
+    @classmethod
+    def _interval(cls, v):
+        if isinstance(v, str):
+            text = v.strip().lower()
+            units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+            scale = units.get(text[-1:], None) if text else None
+            try:
+                v = float(text[:-1]) * scale if scale else float(text or 0)
+            except ValueError:
+                raise ValueError(f"{v!r} is not an interval; write seconds (900) or 15m, 6h, 1d") from None
+        if isinstance(v, (int, float)) and (v < 0 or 0 < v < 1):
+            raise ValueError(f"{v!r}: a sync interval is 0 (off) or at least 1 second")
         return v
 
     @field_validator("cache")

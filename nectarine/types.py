@@ -12,7 +12,7 @@ import re
 from datetime import date as Date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from .errors import OptionError  # noqa: F401 - defined under the one error root
 
@@ -101,6 +101,7 @@ class SearchResult(BaseModel):
     dense_rank: int | None = None
     lexical_rank: int | None = None
     version_match: bool = True
+    relevance: float | None = None  # the learned reranker's P(this passage answers the question); None when it is off
     rank: int = 0
     row: int | None = Field(default=None, exclude=True)  # position in the index (for its stored vector)
 
@@ -209,6 +210,17 @@ class Citation(BaseModel):
     source: SourceType
     versions: str = "all"
     quote: str  # the supporting span, verbatim from the passage
+    # The page's date (front matter, a web page's own date, a git file's last commit; else the file's
+    # modification time): ISO "YYYY-MM-DD" in JSON, absent (None) when unknown. Filled in from the
+    # cited passage by Answer when the citation is built without it.
+    date: Date | None = None
+
+    @model_serializer(mode="wrap")
+    def _date_only_when_known(self, handler):
+        data = handler(self)
+        if data.get("date") is None:
+            data.pop("date", None)  # absent when unknown, rather than null
+        return data
 
 
 class SentenceCheck(BaseModel):
@@ -240,3 +252,12 @@ class Answer(BaseModel):
     results: list[SearchResult] = Field(default_factory=list, exclude=True)  # the passages it drew on
     timings_ms: dict[str, float] = Field(default_factory=dict)
     session_id: str | None = None
+
+    @model_validator(mode="after")
+    def _dated_citations(self) -> Answer:
+        """Every citation carries its passage's date (freshness: the panel shows "updated <date>")."""
+        if any(c.date is None for c in self.citations) and self.results:
+            dates = {r.chunk.id: r.chunk.date for r in self.results}
+            self.citations = [c if c.date is not None or dates.get(c.chunk_id) is None
+                              else c.model_copy(update={"date": dates[c.chunk_id]}) for c in self.citations]
+        return self

@@ -146,6 +146,7 @@ class SourceResponse(BaseModel):
     url: str
     versions: str
     text: str
+    date: str | None = None  # the page's date (ISO), when known: the panel shows "updated <date>"
 
 
 class Health(BaseModel):
@@ -156,6 +157,8 @@ class Readiness(BaseModel):
     ready: bool
     worker: int
     generation: str | None = None
+    # The last sync of NECTARINE_SOURCES (nectarine.api.sync): outcome, times, error, counts; absent without sources.
+    sync: dict | None = None
 
 
 class ReindexResponse(BaseModel):

@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import NectarineError, NothingIngested
-from . import answers, ingest, plugins, serve, tickets
+from . import answers, ingest, plugins, serve, sources, tickets
 from . import eval as eval_commands
 from .common import err, fail
 
@@ -58,6 +58,7 @@ app = typer.Typer(
 # The commands, in the order `nectarine --help` lists them (commands first, then the groups).
 app.command()(ingest.ingest)
 app.command()(ingest.search)
+app.command()(sources.sources)
 app.command()(answers.ask)
 app.command()(answers.chat)
 app.command()(answers.start)

@@ -13,31 +13,78 @@ from .common import DEFAULT_INDEX, IndexOpt, console, fail, load_index, print_in
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders: Markdown, HTML, text, BEIR .jsonl.")],
+    paths: Annotated[Optional[list[str]], typer.Argument(
+        help="Files or folders (Markdown, HTML, text, BEIR .jsonl of any size), a sitemap URL (https://host/sitemap.xml), "
+             "or a start URL with --crawl.", show_default=False)] = None,
     index: IndexOpt = DEFAULT_INDEX,
     model: Annotated[Optional[str], typer.Option(help="sentence-transformers model: a packaged name or a local folder. Default: the index's, else all-MiniLM-L6-v2.")] = None,
     backend: Annotated[Optional[str], typer.Option(help="Embedding backend: torch, onnx or onnx-int8. Default: the index's, else the default.")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="Chunk budget in tiktoken tokens. Default: the index's, else 200.")] = None,
     dense: Annotated[Optional[str], typer.Option(help="Dense index: flat (exact) or hnsw (large indexes). Default: the index's, else flat.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore the existing index and build from scratch.")] = False,
-    max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 5.0,
+    max_file_mb: Annotated[float, typer.Option(help="Skip a single file or page larger than this many MiB (a BEIR .jsonl corpus is streamed: no total limit, 5 MiB per record).")] = 5.0,
+    crawl: Annotated[bool, typer.Option(help="Follow links (same site) from each start URL instead of reading a sitemap.")] = False,
+    max_depth: Annotated[int, typer.Option(help="With --crawl: how many links away from the start URL to go.", min=0)] = 3,
+    max_pages: Annotated[int, typer.Option(help="Read at most this many pages of a website (sitemap or crawl).", min=1)] = 5000,
+    rate: Annotated[float, typer.Option(help="Website requests per second (robots.txt's Crawl-delay wins if slower); 0: no limit, for your own server.", min=0)] = 8.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a web page before reporting it (and keeping its last copy).", min=0.1)] = 10.0,
+    git: Annotated[Optional[Path], typer.Option("--git", help="A local git repository of docs: read the files of --ref; only those changed since the last ingest are read.")] = None,
+    ref: Annotated[Optional[str], typer.Option(help="With --git: the branch, tag or commit to read. Default: HEAD.")] = None,
+    subdir: Annotated[Optional[str], typer.Option(help="With --git: only this folder of the repository, e.g. docs.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON to this file.")] = None,
 ) -> None:
-    """Build or incrementally update an index from documentation files."""
+    """Build or incrementally update an index from documentation files, a website or a git repository.
+
+    \b
+      nectarine ingest corpus/
+      nectarine ingest https://docs.example.com/sitemap.xml
+      nectarine ingest https://docs.example.com/ --crawl --max-depth 2 --max-pages 500
+      nectarine ingest --git ../docs-repo --ref main --subdir docs
+    """
     from ..index.embedder import Backend
     from ..index.store import DenseSettings
     from ..ingest.chunker import ChunkerSettings
+    from ..ingest.loaders import MIB
+    from ..ingest.sources import SourceError, parse_source
     from ..types import OptionError
 
     if backend:
         Backend.from_str(backend)
     if dense not in (None, "flat", "hnsw"):
         raise OptionError(f"unknown dense index {dense!r}; choose one of: flat, hnsw")
-    report = run_ingest(
-        paths, index, model=model, backend=backend, chunker=ChunkerSettings(max_tokens=max_tokens) if max_tokens else None,
-        dense=DenseSettings(kind=dense) if dense else None, rebuild=rebuild, max_file_bytes=int(max_file_mb * 1e6),
-    )
+    if (ref or subdir) and git is None:
+        raise OptionError("--ref and --subdir go with --git PATH (a local git repository)")
+    if not paths and git is None:
+        fail("give files or folders, a sitemap URL, a start URL with --crawl, or --git PATH; see nectarine ingest --help")
+    max_bytes = int(max_file_mb * MIB)
+    web = {"max_depth": max_depth, "max_pages": max_pages, "rate": rate, "timeout": timeout, "max_page_bytes": max_bytes}
+    sources: list = []
+    for p in paths or []:
+        if p.lower().startswith(("http://", "https://")):
+            sources.append(parse_source(p, crawl=crawl, **web))
+        elif p.startswith("git:"):
+            sources.append(parse_source(p))
+        else:
+            sources.append(Path(p))
+    if git is not None:
+        from ..ingest.git import GitSource
+
+        sources.append(GitSource(git, ref=ref, subdir=subdir))
+    try:
+        report = run_ingest(
+            sources, index, model=model, backend=backend, chunker=ChunkerSettings(max_tokens=max_tokens) if max_tokens else None,
+            dense=DenseSettings(kind=dense) if dense else None, rebuild=rebuild, max_file_bytes=max_bytes,
+        )
+    except SourceError as exc:
+        fail(f"{exc} (the index at {index} is unchanged)")
     print_ingest_report(report)
+    if report.notes:
+        notes = Table(title="Notes", header_style="bold")
+        notes.add_column("file or page")
+        notes.add_column("note")
+        for n in report.notes:
+            notes.add_row(n.path, n.reason)
+        console.print(notes)
     if json_out:
         from dataclasses import asdict
 

@@ -3,6 +3,10 @@
 Each loader raises :class:`SkipFile` with a reason a person can act on; the pipeline records it and
 moves on, so one bad file never aborts a run.
 
+A single page is refused past ``max_bytes`` (5 MiB by default). A BEIR ``.jsonl`` corpus is not one
+page: its loader *streams* (``iter_documents``), one line at a time, so a corpus of any size is read
+in bounded memory and only a single record is held to the per-page limit.
+
 >>> docs, problems = load_file(Path("corpus/docs/sso.md"), root=Path("corpus"))
 >>> docs[0].id, docs[0].source, problems
 ('docs/sso', <SourceType.DOCS: 'docs'>, [])
@@ -13,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fnmatch
+import io
 import json
 import os
 import re
@@ -20,7 +25,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import yaml
 
@@ -28,8 +33,22 @@ from ..types import Document, SourceType
 from ..versions import Version, VersionError, VersionSpec
 from ..errors import SkipFile  # noqa: F401 - defined under the one error root
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024  # one page (or one JSONL record); a streamed JSONL corpus has no total limit
+MIB = 1024 * 1024
 IGNORE_FILE = ".nectarineignore"
+
+
+def human_bytes(n: int | float) -> str:
+    """A size as people read it, in binary units (the limits are binary: 5 MiB is 5,242,880 bytes).
+
+    >>> human_bytes(5 * 1024 * 1024), human_bytes(13_107_200), human_bytes(1000)
+    ('5 MiB', '12.5 MiB', '1,000 bytes')
+    """
+    if n >= MIB:
+        return f"{n / MIB:.1f}".removesuffix(".0") + " MiB"
+    if n >= 10 * 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{int(n):,} bytes"
 
 
 @dataclass
@@ -39,7 +58,12 @@ class Skipped:
 
 
 class Loader(Protocol):
-    """Reads one file into zero or more Documents."""
+    """Reads one file into zero or more Documents.
+
+    A loader for files that hold many records (BEIR JSONL) may also set ``streams = True`` and define
+    ``iter_documents(path, root, stream) -> Iterator[Document | Skipped]``: it is then given the open
+    file and never the whole of it, and the file has no size limit (each record still has one).
+    """
 
     suffixes: tuple[str, ...]
 
@@ -124,7 +148,10 @@ def build_document(
 
     date = _as_date(meta.get("date"), "date")
     if date is None and path is not None:
-        date = dt.date.fromtimestamp(path.stat().st_mtime)
+        try:
+            date = dt.date.fromtimestamp(path.stat().st_mtime)
+        except OSError:  # not on disk (a file read from a git commit): the caller sets the date
+            date = None
     title = str(meta.get("title") or title or _humanize(Path(doc_id).name))
     if not text.strip():
         raise SkipFile("no text after the front matter")
@@ -223,9 +250,14 @@ class HtmlLoader:
     BOILERPLATE_HINTS = re.compile(r"cookie|banner|breadcrumb|sidebar|navbar|menu|feedback|share|subscribe", re.I)
 
     def load(self, path: Path, root: Path, raw: bytes) -> list[Document]:
+        meta, title, body = self.parse(decode_text(raw, path))
+        return [build_document(path=path, root=root, meta=meta, text=body, title=title, fmt="markdown")]
+
+    @classmethod
+    def parse(cls, text: str) -> tuple[dict[str, Any], str | None, str]:
+        """``(metadata, title, Markdown body)`` of an HTML page (shared with the website source)."""
         from bs4 import BeautifulSoup
 
-        text = decode_text(raw, path)
         soup = BeautifulSoup(text, "lxml")
         meta: dict[str, Any] = {}
         for tag in soup.find_all("meta"):
@@ -245,10 +277,10 @@ class HtmlLoader:
         if main is None:
             body = _trafilatura_markdown(text)
         else:
-            for tag in main.find_all(self.BOILERPLATE):
+            for tag in main.find_all(cls.BOILERPLATE):
                 tag.decompose()
             for tag in main.find_all(True):
-                if tag.attrs is not None and self.BOILERPLATE_HINTS.search(" ".join(tag.get("class", [])) + " " + (tag.get("id") or "")) and tag.name not in {"code", "pre", "table"}:
+                if tag.attrs is not None and cls.BOILERPLATE_HINTS.search(" ".join(tag.get("class", [])) + " " + (tag.get("id") or "")) and tag.name not in {"code", "pre", "table"}:
                     tag.decompose()
             h1 = main.find("h1")
             if h1 is not None:
@@ -257,7 +289,7 @@ class HtmlLoader:
             body = _html_to_markdown(main)
         if not body.strip():
             raise SkipFile("no main content found in the HTML page")
-        return [build_document(path=path, root=root, meta=meta, text=body, title=title, fmt="markdown")]
+        return meta, title, body
 
 
 def _html_to_markdown(element: Any) -> str:
@@ -290,39 +322,90 @@ def _trafilatura_markdown(html: str) -> str:
 class BeirJsonlLoader:
     """BEIR corpus format: one ``{"_id", "title", "text", "metadata"}`` object per line.
 
-    Bad lines are reported, good lines are kept; the file is skipped only if no line is usable.
+    Bad lines are reported, good lines are kept; the file is skipped only if no line is usable. The
+    file is streamed (``iter_documents``): memory holds one line at a time, whatever the corpus size,
+    and a line over ``max_record_bytes`` is reported and passed over without being held whole.
     """
 
     suffixes = (".jsonl",)
+    streams = True
 
-    def __init__(self) -> None:
+    def __init__(self, max_record_bytes: int = MAX_FILE_BYTES) -> None:
         self.bad_lines: list[Skipped] = []
+        self.max_record_bytes = max_record_bytes
 
     def load(self, path: Path, root: Path, raw: bytes) -> list[Document]:
-        text = decode_text(raw, path)
+        decode_text(raw, path)  # empty or binary: the whole file is refused, as before
         docs: list[Document] = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise SkipFile("not a JSON object")
-                meta = dict(record.get("metadata") or {})
-                meta["id"] = record.get("_id", record.get("id"))
-                if meta["id"] is None:
-                    raise SkipFile("no '_id' field")
-                meta["id"] = str(meta["id"])
-                title = str(record.get("title") or "").strip() or None
-                body = str(record.get("text") or "")
-                docs.append(build_document(path=None, root=root, meta=meta, text=body, title=title or meta["id"], fmt="text"))
-            except json.JSONDecodeError as exc:
-                self.bad_lines.append(Skipped(f"{path}:{lineno}", f"invalid JSON ({exc.msg}); each line must be one JSON object"))
-            except SkipFile as exc:
-                self.bad_lines.append(Skipped(f"{path}:{lineno}", str(exc)))
+        for item in self.iter_documents(path, root, io.BytesIO(raw)):
+            if isinstance(item, Skipped):
+                self.bad_lines.append(item)
+            else:
+                docs.append(item)
         if not docs:
             raise SkipFile("no valid BEIR records ({'_id', 'title', 'text'} per line)")
         return docs
+
+    def iter_documents(self, path: Path, root: Path, stream: BinaryIO) -> Iterator[Document | Skipped]:
+        """Each line's Document, or a :class:`Skipped` naming the line and what is wrong with it.
+
+        Raises :class:`SkipFile` when the file holds no usable record at all (empty, or binary)."""
+        limit = self.max_record_bytes
+        good = 0
+        for lineno, line in enumerate(_bounded_lines(stream, limit), 1):
+            if line is None:
+                yield Skipped(f"{path}:{lineno}", f"record is over the {human_bytes(limit)} limit for a single page; split it")
+                continue
+            if lineno == 1:
+                if b"\x00" in line[:8192]:
+                    raise SkipFile("binary file (contains NUL bytes); only text formats can be ingested")
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            try:
+                doc = self._record(line, root)
+            except UnicodeDecodeError as exc:
+                yield Skipped(f"{path}:{lineno}", f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
+            except json.JSONDecodeError as exc:
+                yield Skipped(f"{path}:{lineno}", f"invalid JSON ({exc.msg}); each line must be one JSON object")
+            except SkipFile as exc:
+                yield Skipped(f"{path}:{lineno}", str(exc))
+            else:
+                good += 1
+                yield doc
+        if not good:
+            raise SkipFile("no valid BEIR records ({'_id', 'title', 'text'} per line)")
+
+    @staticmethod
+    def _record(line: bytes, root: Path) -> Document:
+        record = json.loads(line.decode("utf-8"))
+        if not isinstance(record, dict):
+            raise SkipFile("not a JSON object")
+        meta = dict(record.get("metadata") or {})
+        meta["id"] = record.get("_id", record.get("id"))
+        if meta["id"] is None:
+            raise SkipFile("no '_id' field")
+        meta["id"] = str(meta["id"])
+        title = str(record.get("title") or "").strip() or None
+        body = str(record.get("text") or "")
+        return build_document(path=None, root=root, meta=meta, text=body, title=title or meta["id"], fmt="text")
+
+
+def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of ``stream`` (without their newline), each read with at most ``limit + 1`` bytes in
+    memory; a longer line is drained in pieces and given as ``None``."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # the rest of an oversized line, never held whole
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line.rstrip(b"\r\n")
 
 
 def supported_suffixes() -> list[str]:
@@ -485,14 +568,8 @@ def _walk(given: Path, note) -> Iterator[tuple[Path, Path]]:
         yield path, given
 
 
-def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | None = None) -> bytes:
-    """The bytes of a source file, refusing oversized, unreadable and special ones with a reason.
-
-    The file is opened once (its real path, without following a link at the last step, without
-    blocking on a pipe) and the size check and the read use that descriptor, so a file swapped or
-    grown between the check and the read cannot slip through. With ``root``, a file whose real path
-    has left ``root`` since it was discovered is refused.
-    """
+def _open_checked(path: Path, root: Path | None) -> tuple[int, os.stat_result]:
+    """An O_NOFOLLOW, non-blocking descriptor of ``path``'s real file, and its fstat; special files refused."""
     check_supported(path)  # an unsupported type is refused before the file is opened
     real = os.path.realpath(path)
     if root is not None and not _inside(Path(real), Path(os.path.realpath(root))):
@@ -508,8 +585,25 @@ def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | Non
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise SkipFile(f"{_kind(st.st_mode)}, not a document; only regular files are read")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | None = None) -> bytes:
+    """The bytes of a source file, refusing oversized, unreadable and special ones with a reason.
+
+    The file is opened once (its real path, without following a link at the last step, without
+    blocking on a pipe) and the size check and the read use that descriptor, so a file swapped or
+    grown between the check and the read cannot slip through. With ``root``, a file whose real path
+    has left ``root`` since it was discovered is refused.
+    """
+    fd, st = _open_checked(path, root)
+    try:
         if st.st_size > max_bytes:
-            raise SkipFile(f"file is {st.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit; split it or raise --max-file-mb")
+            raise SkipFile(f"file is {human_bytes(st.st_size)}, over the {human_bytes(max_bytes)} limit for a single page; "
+                           "split it or raise --max-file-mb")
         parts, left = [], max_bytes + 1
         while left > 0:
             part = os.read(fd, min(left, 1 << 20))
@@ -519,7 +613,7 @@ def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | Non
             left -= len(part)
         raw = b"".join(parts)
         if len(raw) > max_bytes:
-            raise SkipFile(f"file grew past the {max_bytes / 1e6:g} MB limit while being read; split it or raise --max-file-mb")
+            raise SkipFile(f"file grew past the {human_bytes(max_bytes)} limit while being read; split it or raise --max-file-mb")
         return raw
     except OSError as exc:
         raise SkipFile(f"cannot read the file: {exc.strerror or exc}") from None
@@ -527,10 +621,54 @@ def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | Non
         os.close(fd)
 
 
-def load_file(path: Path, root: Path, raw: bytes | None = None) -> tuple[list[Document], list[Skipped]]:
-    """Load one file, returning its documents and any partial problems (bad JSONL lines)."""
-    if raw is None:
-        raw = read_source(path)
+def open_stream(path: Path, *, root: Path | None = None) -> BinaryIO:
+    """``path`` opened for streaming (a BEIR JSONL corpus), with the checks of :func:`read_source` but no
+    size limit: the caller reads it piece by piece. Close it (it is a context manager)."""
+    fd, _st = _open_checked(path, root)
+    try:
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=1 << 20)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def streams(path: Path) -> bool:
+    """True when ``path``'s loader reads it as a stream (no whole-file size limit)."""
+    return bool(getattr(loader_for(path), "streams", False))
+
+
+def iter_file(path: Path, root: Path, *, max_bytes: int = MAX_FILE_BYTES, stream: BinaryIO | None = None,
+              raw: bytes | None = None) -> Iterator[Document | Skipped]:
+    """Every Document of one file, and a :class:`Skipped` for each bad record in it, in order.
+
+    A streaming loader (BEIR JSONL) reads ``stream`` (or the file, opened with :func:`open_stream`)
+    line by line; any other loader gets the whole file (``raw``, or read within ``max_bytes``).
+    Raises :class:`SkipFile` when the whole file must be skipped.
+    """
     loader = loader_for(path)()
+    if getattr(loader, "streams", False) and raw is None:
+        if stream is not None:
+            yield from loader.iter_documents(path, root, stream)
+            return
+        with open_stream(path, root=root) as f:
+            yield from loader.iter_documents(path, root, f)
+        return
+    if raw is None:
+        raw = read_source(path, max_bytes=max_bytes)
     docs = loader.load(path, root, raw)
-    return docs, list(getattr(loader, "bad_lines", []))
+    yield from getattr(loader, "bad_lines", [])
+    yield from docs
+
+
+def load_file(path: Path, root: Path, raw: bytes | None = None) -> tuple[list[Document], list[Skipped]]:
+    """Load one file, returning its documents and any partial problems (bad JSONL lines).
+
+    Without ``raw``, a JSONL corpus is streamed (no size limit) and any other file read within the
+    single-page limit. For a corpus too big to hold as a list, iterate :func:`iter_file` instead.
+    """
+    docs: list[Document] = []
+    bad: list[Skipped] = []
+    for item in iter_file(path, root, raw=raw):
+        (bad if isinstance(item, Skipped) else docs).append(item)
+    return docs, bad

@@ -4,6 +4,10 @@ Re-ingesting compares content: unchanged files reuse their chunks without being 
 passages reuse their vectors, and only new or changed passages are embedded. Chunks of deleted or
 changed documents do not reach the new generation, so they can never be retrieved again.
 
+The same rules hold for every kind of source (:mod:`nectarine.ingest.sources`): folders of files, a
+website (``https://docs.example.com/sitemap.xml``; an unchanged page costs one 304) and a git
+repository (``git:/srv/docs?ref=main``; only files whose blob changed are read).
+
 >>> report = ingest(["corpus/"], "indexes/default", model="fake")  # a hashing test embedder; omit model= for MiniLM
 >>> report.added, report.removed
 (19, 0)
@@ -25,7 +29,8 @@ from ..index.embedder import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, get_embed
 from ..index.store import DenseSettings, IndexLoadError, IndexReader, Manifest, current_generation, write_generation
 from ..types import Chunk
 from .chunker import ChunkerSettings, ChunkStats, StructureAwareChunker
-from .loaders import MAX_FILE_BYTES, SkipFile, Skipped, discover, load_file, read_source
+from .loaders import MAX_FILE_BYTES, SkipFile, Skipped
+from .sources import FileSource, Source, SourceItem, is_url, parse_source
 from .safety import RULES_VERSION, Flagged, trusted_domains as default_trusted, unsafe_reasons
 from ..errors import NothingIngested  # noqa: F401 - defined under the one error root
 
@@ -42,8 +47,9 @@ class IngestReport:
     removed: int = 0
     unchanged: int = 0
     embedded: int = 0  # vectors computed in this run (the rest were re-used)
-    files: int = 0
+    files: int = 0  # files and pages offered by the sources
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Skipped] = field(default_factory=list)  # ingested, but worth knowing (a page that redirected)
     flagged: list[Flagged] = field(default_factory=list)  # passages kept out of answers (nectarine.ingest.safety)
     chunk_stats: ChunkStats = field(default_factory=ChunkStats)
     seconds: float = 0.0
@@ -79,7 +85,7 @@ def _compatible(prev: IndexReader, embedder: Embedder, rebuild: bool) -> bool:
 
 
 def ingest(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path | Source],
     index_dir: str | Path,
     *,
     embedder: Embedder | None = None,
@@ -93,23 +99,44 @@ def ingest(
     progress: ProgressFn | None = None,
     trusted_domains: Iterable[str] | None = None,
     embedder_options: dict | None = None,
+    web_options: dict | None = None,
 ) -> IngestReport:
     """Build or incrementally update the index at ``index_dir`` from files under ``paths``.
+
+    ``paths`` may also hold URLs (a sitemap, or a start URL to crawl), ``git:PATH?ref=..&subdir=..``
+    and :class:`~nectarine.ingest.sources.Source` objects (see :func:`~nectarine.ingest.sources.parse_source`;
+    ``web_options`` such as ``max_pages`` and ``rate`` go to every website source).
 
     Every passage is screened for poisoned content (:mod:`nectarine.ingest.safety`); ``trusted_domains``
     adds domains the docs may send readers to (besides nectain.com and the defaults there);
     ``embedder_options`` (``threads``, ``cache_dir``) go to ``get_embedder`` when no ``embedder`` is given.
     """
+    sources = sources_from(paths, max_file_bytes=max_file_bytes, web_options=web_options)
+    for source in sources:
+        source.check()  # a wrong path or a repository that is not one fails here, before any work
+    extra = tuple(d for source in sources for d in source.trusted_domains())
     run = _Build(Path(index_dir), rebuild=rebuild, max_file_bytes=max_file_bytes, progress=progress,
-                 trusted=default_trusted(trusted_domains))
-    run.discover(paths)  # a wrong path fails here, before any work
+                 trusted=default_trusted([*(trusted_domains or []), *extra]))
     run.open_previous(embedder, model, backend, chunker, embedder_options or {})
-    run.load_and_chunk()
+    run.collect(sources)
     if run.diff():
         return run.finish_up_to_date()
     chunks = run.assemble()
     vectors, keys = run.embed(chunks, batch_size)
     return run.publish(chunks, vectors, keys, dense)
+
+
+def sources_from(paths: Iterable[str | Path | Source], *, max_file_bytes: int = MAX_FILE_BYTES,
+                 web_options: dict | None = None) -> list[Source]:
+    """The sources named by ``paths``: files and folders together form one :class:`FileSource`."""
+    files: list[Path] = []
+    others: list[Source] = []
+    for p in paths:
+        if isinstance(p, (str, Path)) and not (isinstance(p, str) and (is_url(p) or p.startswith("git:"))):
+            files.append(Path(p))
+        else:
+            others.append(parse_source(p, **(web_options or {})))
+    return ([FileSource(files, max_file_bytes=max_file_bytes)] if files else []) + others
 
 
 class _Build:
@@ -129,10 +156,6 @@ class _Build:
         self.order: list[str] = []  # every chunk id of the new generation, in order
         self.file_records: dict[str, dict] = {}
         self.doc_owner: dict[str, str] = {}  # document id -> the file it came from
-
-    def discover(self, paths: Iterable[str | Path]) -> None:
-        self.files = list(discover([Path(p) for p in paths], self.report.skipped))
-        self.report.files = len(self.files)
 
     def open_previous(self, embedder: Embedder | None, model: str | None, backend: str | None, chunker: ChunkerSettings | None,
                       embedder_options: dict) -> None:
@@ -161,58 +184,77 @@ class _Build:
         self.same_safety = self.prev_safety.get("key") == self.safety_key
         self.same_chunking = prev is not None and prev.manifest.chunker == self.settings.as_dict()
 
-    def load_and_chunk(self) -> None:
-        """Read every file; an unchanged one keeps its chunk ids, a new or changed one is loaded and chunked."""
-        report, files = self.report, self.files
+    def collect(self, sources: list[Source]) -> None:
+        """Read every item of every source: an unchanged one keeps its chunk ids, a new or changed one is
+        loaded and chunked, one that cannot be read is reported (and kept or dropped as its source says)."""
+        report = self.report
         chunker_ = StructureAwareChunker(self.settings, count_wordpieces=self.embedder.count_wordpieces)
-        for i, (path, root) in enumerate(files):
-            self.tick("read", i, len(files))
-            key = str(path.resolve())
-            try:
-                raw = read_source(path, max_bytes=self.max_file_bytes, root=root)
-            except SkipFile as exc:
-                report.skipped.append(Skipped(str(path), str(exc)))
-                continue
-            digest = hashlib.sha256(raw).hexdigest()
-            old = self.prev_files.get(key)
-            if self.same_chunking and old and old["sha256"] == digest and old.get("root") == str(root.resolve()):
-                self._keep(path, key, old)
-                continue
-            try:
-                docs, bad_lines = load_file(path, root, raw)
-            except SkipFile as exc:
-                report.skipped.append(Skipped(str(path), str(exc)))
-                continue
-            except Exception as exc:  # a loader bug on one odd file must not abort the run
-                report.skipped.append(Skipped(str(path), f"could not be parsed ({exc.__class__.__name__}: {exc})"))
-                continue
-            report.skipped.extend(bad_lines)
-            ids, doc_ids = [], []
-            for doc in docs:
-                if doc.id in self.doc_owner:
-                    report.skipped.append(Skipped(f"{path} ({doc.id})", f"duplicate document id (also in {self.doc_owner[doc.id]}); "
-                                                                          "give one of them another id"))
-                    continue
-                self.doc_owner[doc.id] = str(path)
-                chunks, stats = chunker_.chunk(doc)
-                chunks = [_screened(c, self.trusted) for c in chunks]
-                report.chunk_stats.add(stats)
-                self.new_chunks.extend(chunks)
-                ids.extend(c.id for c in chunks)
-                doc_ids.append(doc.id)
-            self.order.extend(ids)
-            report.documents += len(doc_ids)
-            self.file_records[key] = {"sha256": digest, "root": str(root.resolve()), "doc_ids": doc_ids, "chunk_ids": ids}
-        self.tick("read", len(files), len(files))
+        conditional = self.same_chunking
+        done = 0
+        for source in sources:
+            report.skipped.extend(getattr(source, "skipped", []))  # passed over while discovering
+            total = len(getattr(source, "files", None) or [])
+            for item in source.items(self.prev_files, conditional):
+                self.tick("read", done, max(total, done + 1))
+                done += 1
+                report.files += 1
+                self._collect_item(item, chunker_, conditional)
+            report.notes.extend(Skipped(source.label, note) for note in getattr(source, "notes", []))
+        self.tick("read", done, done)
         report.stage_seconds["load_and_chunk"] = time.perf_counter() - self.t0
 
-    def _keep(self, path: Path, key: str, old: dict) -> None:
-        """An unchanged file: its documents and chunk ids carry over without reading them."""
+    def _collect_item(self, item: SourceItem, chunker_: StructureAwareChunker, conditional: bool) -> None:
+        report = self.report
+        report.notes.extend(Skipped(item.label, note) for note in item.notes)
+        old = self.prev_files.get(item.key)
+        same_origin = old is not None and old.get("root") == item.origin
+        if item.problem is not None:
+            report.skipped.append(Skipped(item.label, item.problem))
+            if item.keep_previous and conditional and same_origin:
+                self._keep(item.label, item.key, old)
+            return
+        if conditional and same_origin and (item.read is None or old["sha256"] == item.digest):
+            self._keep(item.label, item.key, {**old, **item.record})
+            return
+        if item.read is None:
+            report.skipped.append(Skipped(item.label, "reported unchanged, but the index holds no copy of it; "
+                                                      "run the ingest again with --rebuild"))
+            return
+        chunks: list[Chunk] = []
+        doc_ids: list[str] = []
+        try:
+            for doc in item.read():
+                if isinstance(doc, Skipped):
+                    report.skipped.append(doc)
+                    continue
+                if doc.id in self.doc_owner:
+                    report.skipped.append(Skipped(f"{item.label} ({doc.id})", f"duplicate document id (also in {self.doc_owner[doc.id]}); "
+                                                                                 "give one of them another id"))
+                    continue
+                self.doc_owner[doc.id] = item.label
+                doc_ids.append(doc.id)
+                doc_chunks, stats = chunker_.chunk(doc)
+                report.chunk_stats.add(stats)
+                chunks.extend(_screened(c, self.trusted) for c in doc_chunks)
+        except Exception as exc:  # a loader bug on one odd file must not abort the run
+            for d in doc_ids:
+                self.doc_owner.pop(d, None)
+            reason = str(exc) if isinstance(exc, SkipFile) else f"could not be parsed ({exc.__class__.__name__}: {exc})"
+            report.skipped.append(Skipped(item.label, reason))
+            return
+        ids = [c.id for c in chunks]
+        self.new_chunks.extend(chunks)
+        self.order.extend(ids)
+        report.documents += len(doc_ids)
+        self.file_records[item.key] = {**item.record, "sha256": item.digest, "root": item.origin, "doc_ids": doc_ids, "chunk_ids": ids}
+
+    def _keep(self, label: str, key: str, old: dict) -> None:
+        """An unchanged file or page: its documents and chunk ids carry over without reading them."""
         dup = next((d for d in old["doc_ids"] if d in self.doc_owner), None)
         if dup is not None:
-            self.report.skipped.append(Skipped(str(path), f"duplicate document id {dup!r} (also in {self.doc_owner[dup]})"))
+            self.report.skipped.append(Skipped(label, f"duplicate document id {dup!r} (also in {self.doc_owner[dup]})"))
             return
-        self.doc_owner.update({d: str(path) for d in old["doc_ids"]})
+        self.doc_owner.update({d: label for d in old["doc_ids"]})
         self.order.extend(old["chunk_ids"])
         self.file_records[key] = old
         self.report.documents += len(old["doc_ids"])
@@ -331,6 +373,6 @@ def _screened(chunk: Chunk, trusted: tuple[str, ...]) -> Chunk:
 
 def _nothing_message(report: IngestReport) -> str:
     if not report.files:
-        return "no files found; pass a folder of .md, .html, .txt or BEIR .jsonl files"
+        return "no files or pages found; pass a folder of .md, .html, .txt or BEIR .jsonl files, a sitemap URL or git:PATH"
     reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5])
-    return f"nothing could be ingested from {report.files} file(s): {reasons}"
+    return f"nothing could be ingested from {report.files} file(s) or page(s): {reasons}"

@@ -93,7 +93,7 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
 def test_oversized_file_is_refused_before_reading(tmp_path):
     path = tmp_path / "big.md"
     path.write_text("x" * 2000)
-    with pytest.raises(SkipFile, match="over the 0.001 MB limit"):
+    with pytest.raises(SkipFile, match="over the 1,000 bytes limit"):
         read_source(path, max_bytes=1000)
 
 

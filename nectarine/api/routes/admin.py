@@ -24,7 +24,9 @@ def reindex(n: Nec, rt: Rt, _a: Admin) -> ReindexResponse:
     if not rt.reindexing.acquire(blocking=False):
         raise HTTPException(409, "a re-index is already running; wait for it to finish")
     try:
-        report = ingest([rt.settings.corpus], n.reader.folder.parent, embedder=n.embedder, trusted_domains=rt.settings.trusted_domains)
+        # The configured sources (NECTARINE_SOURCES) when there are any: re-reading the corpus folder alone would
+        # drop every web and git page until the next sync.
+        report = ingest(rt.settings.sources or [rt.settings.corpus], n.reader.folder.parent, embedder=n.embedder, trusted_domains=rt.settings.trusted_domains)
     except (NothingIngested, FileNotFoundError, ValueError) as exc:
         raise HTTPException(409, f"re-index failed, the live index is unchanged: {exc}") from None
     finally:

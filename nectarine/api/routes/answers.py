@@ -94,7 +94,7 @@ def source(chunk_id: Annotated[str, PathParam(max_length=200)], n: Nec, _who: Ot
     if chunk is None:
         raise HTTPException(404, f"no passage {chunk_id!r} in the live index (it may have been re-indexed; ask again)")
     return SourceResponse(chunk_id=chunk.id, title=chunk.title, heading_path=chunk.heading_path, url=chunk.url,
-                          versions=chunk.versions, text=chunk.text)
+                          versions=chunk.versions, text=chunk.text, date=chunk.date.isoformat() if chunk.date else None)
 
 
 def _pieces(text: str, words: int = 6):
