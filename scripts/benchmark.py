@@ -12,6 +12,8 @@ Sections
   reingest  re-ingestion of an unchanged corpus, and of one where 1% of the documents changed
   latency   retrieval p50/p95 (query embedding included) at 20,000 and 200,000 chunks, flat and HNSW,
             beside llama-index's default retriever on the same chunks and vectors
+  rerank    retrieval p50/p95 with the learned reranker on and off (same process, same queries), on
+            indexes/nectain and indexes/mtrag-govt scaled to --chunks (their chunks repeated, no re-embedding)
   memory    peak RSS of ingestion, and RSS of a loaded 200,000-chunk index
   answers   offline answer latency (retrieval included); llama.cpp time to first token and tokens/s
 """
@@ -286,6 +288,42 @@ def bench_latency(work: Path, chunks: int) -> None:
     RESULTS["latency"] = rows
 
 
+def bench_rerank(work: Path, chunks: int) -> None:
+    """The reranker's cost: the same queries with it on and off, alternating per query, at ``chunks`` chunks."""
+    from nectarine import Nectarine
+    from nectarine.eval.datasets import load_dataset
+    from nectarine.index.store import current_generation
+
+    rows = []
+    sources = [("nectain", ROOT / "indexes" / "nectain", ROOT / "eval" / "nectain"),
+               ("mtrag-govt", ROOT / "indexes" / "mtrag-govt", ROOT.parent / "shared" / "datasets" / "mtrag-govt")]
+    for name, idx, dataset in sources:
+        if current_generation(idx) is None:
+            console.print(f"[yellow]{name}: no index at {idx}; build it with nectarine eval retrieval {dataset}[/yellow]")
+            continue
+        base_size = Nectarine.load(idx).reader.size
+        scaled = build_scaled_index(idx, work / f"idx-rerank-{name}-{chunks}", chunks, "flat")
+        ds = load_dataset(dataset)
+        queries = [q for q in ds.queries_for("test")]
+        on, off = Nectarine.load(scaled), Nectarine.load(scaled)  # two query-embedding caches: no query is a cache hit
+        off.retriever.settings.rerank = False
+        times: dict[str, list[float]] = {"reranker on": [], "reranker off": []}
+        for i, q in enumerate(queries):
+            order = (("reranker on", on), ("reranker off", off)) if i % 2 else (("reranker off", off), ("reranker on", on))
+            for label, nec in order:
+                t0 = time.perf_counter()
+                nec.search(q.text, k=10, history=q.history or None)
+                times[label].append((time.perf_counter() - t0) * 1000)
+        for label, t in times.items():
+            t = t[1:]
+            rows.append({"index": f"{name} ({base_size:,} chunks repeated)", "chunks": on.reader.size,
+                         "retriever": f"hybrid, {label}", "p50 ms": round(float(np.percentile(t, 50)), 2),
+                         "p95 ms": round(float(np.percentile(t, 95)), 2), "queries": len(t)})
+        show("Retrieval latency so far", rows)
+    show("Retrieval latency with and without the reranker (query embedding and history included, k=10)", rows)
+    RESULTS["rerank"] = rows
+
+
 def _llamaindex_latency(nec, queries: list[str]) -> dict:
     """llama-index's default retriever over the same chunks and vectors (no re-embedding)."""
     from llama_index.core import Settings, VectorStoreIndex
@@ -380,7 +418,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="nectarine-bench-"))
     try:
         for section in args.only.split(","):
-            {"ingest": bench_ingest, "reingest": bench_reingest, "latency": bench_latency, "memory": bench_memory,
+            {"ingest": bench_ingest, "reingest": bench_reingest, "latency": bench_latency, "rerank": bench_rerank, "memory": bench_memory,
              "answers": bench_answers}[section.strip()](work, args.chunks)
             RESULTS.setdefault("load_avg_after", {})[section] = os.getloadavg()
     finally:

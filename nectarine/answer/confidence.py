@@ -30,7 +30,7 @@ from .scorer import STOP_WORDS as _STOP
 MODEL_FILE = Path(__file__).with_name("confidence.json")
 FEATURES = ("top_dense", "margin", "lexical_top", "agreement", "version_ok", "supported_rate", "coverage",
             "missing_salient", "answer_words", "empty", "unit_top", "best_passage_coverage", "unit_coverage", "rare_missing",
-            "gate_cosine", "gate_weight")
+            "gate_cosine", "gate_weight", "top_relevance")
 
 
 @dataclass
@@ -51,6 +51,7 @@ class Evidence:
     rare_missing: float = 0.0  # share of the question's rarest words (IDF within 60% of the top) absent from the top 3 passages
     gate_cosine: float = 1.0  # a follow-up: the question alone's best cosine to any passage (1.0 without history)
     gate_weight: float = 0.0  # a follow-up: how much of the last exchange joined the query (retrieve/history.py)
+    top_relevance: float = 0.0  # the reranker's P(relevant) of the best passage (retrieve/rerank.py; 0 when it is off)
     missing_terms: tuple[str, ...] = ()  # key words of the question (as written) that no passage contains
     searched: tuple[str, ...] = ()  # the question's key words as written, rarest first (for a decline)
 
@@ -84,6 +85,7 @@ def evidence_features(question: str, results: Sequence[SearchResult], answer_tex
         return ev
     top = results[0]
     ev.top_dense = float(top.dense_score or 0.0)
+    ev.top_relevance = float(top.relevance or 0.0)
     second = results[1].score if len(results) > 1 else 0.0
     ev.margin = (top.score - second) / top.score if top.score > 0 else 0.0
     ev.lexical_top = math.log1p(max(0.0, top.lexical_score or 0.0))

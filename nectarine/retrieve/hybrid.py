@@ -24,6 +24,7 @@ from ..index.store import SOURCE_CODES, DenseKind, IndexReader
 from ..types import Choice, Filters, Message, SearchResult, SourceType, VersionMode
 from ..versions import Version, find_version
 from .history import gate_weight, last_exchange
+from .rerank import Pool, Reranker, default_reranker, features
 
 _CHANGES_INTENT = re.compile(
     r"\b(what('?s| is| has)? (new|changed|different)|changes?( in| since)?|changelog|release notes?|new in|fixed in|"
@@ -71,6 +72,9 @@ class RetrieverSettings:
     history_gate_high: float = 0.6
     history_gate_span: float = 0.2
     version_from_query: bool = False  # read "I'm on 4.1" from the question when the caller gave no version (dev: -0.004)
+    # The learned reranker (retrieve/rerank.py) reorders the fused top ``rerank_depth`` in hybrid mode.
+    rerank: bool = True
+    rerank_depth: int = 30
 
     def __post_init__(self) -> None:
         self.fusion = FusionMethod.from_str(self.fusion)
@@ -95,6 +99,7 @@ class HybridRetriever:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
+        self._reranker: Reranker | None = None  # None: the shipped model (rerank.json), if fitted
 
     # ------------------------------------------------------------------ query embedding
     def embed_query(self, text: str) -> np.ndarray:
@@ -150,6 +155,7 @@ class HybridRetriever:
         filters: Filters | None = None,
         history: Sequence[Message | dict] | None = None,
         mode: str | SearchMode = SearchMode.HYBRID,
+        pool_only: bool = False,
     ) -> list[SearchResult]:
         s = self.settings
         mode = SearchMode.from_str(mode)
@@ -209,7 +215,41 @@ class HybridRetriever:
             scored = self._demote_superseded(scored)
         scored.sort(key=lambda t: -t[0])
 
-        picked, fetched = self._collapse_duplicates(scored, k)
+        fetched: dict = {}
+        relevance: dict[int, float] = {}
+        reranker = self.reranker if mode is SearchMode.HYBRID and s.rerank else None
+        if reranker is not None or pool_only:
+            depth = min(len(scored), max(s.rerank_depth, k))
+            top = scored[:depth]
+            rows = [row for _, row, _ in top]
+            fetched = dict(zip(rows, self.reader.chunks(rows)))
+            q_alone = self.embed_query(query)
+            pool = Pool(
+                query=query,
+                texts=[fetched[r].text for r in rows], titles=[fetched[r].title for r in rows],
+                headings=[fetched[r].heading_path for r in rows], doc_ids=[fetched[r].doc_id for r in rows],
+                positions=[fetched[r].position for r in rows], n_tokens=[fetched[r].n_tokens for r in rows],
+                sources=[fetched[r].source.value for r in rows], fused=[t[0] for t in top],
+                cos=[cos_by_row[r] for r in rows],
+                cos_question=np.asarray(self.reader.vectors[rows] @ q_alone, dtype=np.float32).tolist(),
+                lex=[float(lex[r]) / lex_max if lex is not None else 0.0 for r in rows],
+                dense_rank=[dense_rank.get(r) for r in rows], lex_rank=[lex_rank.get(r) for r in rows],
+                version_ok=[t[2] for t in top], gate=gate.weight,
+                extra={"rows": rows, "chunks": [fetched[r] for r in rows]},
+            )
+            if pool_only:
+                return pool
+            X = features(pool, self.reader.lexical.idf)
+            p = reranker.score(X)
+            relevance = dict(zip(rows, p.tolist()))
+            # The rest keep their fused order below the reranked top.
+            floor = float(p.min()) if len(p) else 1.0
+            rest = scored[depth:]
+            rest_top = rest[0][0] if rest and rest[0][0] > 0 else 1.0
+            scored = sorted(((float(pi), row, ok) for pi, (_, row, ok) in zip(p, top)), key=lambda t: -t[0])
+            scored += [(floor * 0.5 * max(sc, 0.0) / rest_top, row, ok) for sc, row, ok in rest]
+
+        picked, fetched = self._collapse_duplicates(scored, k, fetched)
         missing = [row for _, row, _ in picked if row not in fetched]
         fetched.update(zip(missing, self.reader.chunks(missing)))
         chunks = [fetched[row] for _, row, _ in picked]
@@ -222,11 +262,20 @@ class HybridRetriever:
                 dense_rank=dense_rank.get(row),
                 lexical_rank=lex_rank.get(row),
                 version_match=ok,
+                relevance=round(relevance[row], 6) if row in relevance else None,
                 rank=rank,
                 row=row,
             )
             for rank, ((score, row, ok), chunk) in enumerate(zip(picked, chunks), 1)
         ]
+
+    def candidate_pool(self, query: str, *, filters: Filters | None = None, history: Sequence[Message | dict] | None = None) -> Pool | None:
+        """The fused top candidates of a hybrid search, as the reranker sees them (scripts/train_reranker.py)."""
+        return self.retrieve(query, self.settings.rerank_depth, filters=filters, history=history, pool_only=True) or None
+
+    @property
+    def reranker(self) -> Reranker | None:
+        return self._reranker if self._reranker is not None else default_reranker()
 
     def _fusion(self, mode: SearchMode, cos_by_row: dict, lex, lex_max: float, dense_rank: dict, lex_rank: dict):
         """The score of one candidate row: dense alone, BM25 alone, or their fusion (weighted or RRF)."""
@@ -281,13 +330,14 @@ class HybridRetriever:
         keep = ids[0] >= 0
         return ids[0][keep].tolist(), scores[0][keep].tolist()
 
-    def _collapse_duplicates(self, scored: list[tuple[float, int, bool]], k: int) -> tuple[list[tuple[float, int, bool]], dict]:
+    def _collapse_duplicates(self, scored: list[tuple[float, int, bool]], k: int, fetched: dict) -> tuple[list[tuple[float, int, bool]], dict]:
         """Keep the best of near-identical passages (the same paragraph on two pages, say)."""
         picked: list[tuple[float, int, bool]] = []
         kept_vecs: list[np.ndarray] = []
         kept_texts: set[str] = set()
         rows = [row for _, row, _ in scored[: max(k * 3, 20)]]
-        fetched = dict(zip(rows, self.reader.chunks(rows)))  # returned, so the caller does not read them again
+        missing = [row for row in rows if row not in fetched]
+        fetched = {**fetched, **dict(zip(missing, self.reader.chunks(missing)))}  # returned, so the caller does not read them again
         texts = {row: " ".join(c.text.lower().split()) for row, c in fetched.items()}
         for item in scored:
             row = item[1]

@@ -118,3 +118,58 @@ def test_follow_up_gate_lets_history_in_only_when_the_question_alone_is_far_from
     # a new topic keeps its own results: history does not pull it back to SSO
     assert nec.search("how long before an idle session ends?", k=1, history=history)[0].chunk.doc_id == \
         nec.search("how long before an idle session ends?", k=1)[0].chunk.doc_id
+
+
+def test_the_reranker_sees_the_fused_pool_and_scores_it_as_probabilities(any_nec):
+    retriever = any_nec.retriever
+    pool = retriever.candidate_pool("users get AUTH-1003 after the certificate changed")
+    assert pool is not None and 0 < len(pool.texts) <= retriever.settings.rerank_depth
+    assert list(pool.fused) == sorted(pool.fused, reverse=True)  # the fused order, before reranking
+    hits = any_nec.search("users get AUTH-1003 after the certificate changed", k=5)
+    assert all(0 < h.score < 1 for h in hits) and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert {h.row for h in hits} <= set(pool.extra["rows"])
+
+
+def test_the_reranker_reorders_by_what_it_learned(fake_nec):
+    """A model that prefers the bottom of the fused order turns the pool upside down."""
+    import numpy as np
+
+    from nectarine.retrieve.rerank import FEATURES, Reranker
+
+    retriever = fake_nec.retriever
+    query = "rate limits Retry-After"
+    coef = np.zeros(len(FEATURES))
+    coef[FEATURES.index("fused_rank")] = 5.0
+    retriever._reranker = Reranker(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, 0.0)
+    try:
+        reranked = fake_nec.search(query, k=3)
+    finally:
+        retriever._reranker = None
+    rows = retriever.candidate_pool(query).extra["rows"]
+    assert len(rows) > 3 and reranked[0].row == rows[-1]
+    assert fake_nec.search(query, k=1)[0].row != rows[-1]  # the shipped model does not
+
+
+def test_the_shipped_reranker_matches_the_features_and_refuses_a_stale_file(tmp_path):
+    import json
+
+    from nectarine.retrieve.rerank import FEATURES, MODEL_PATH, Reranker
+
+    model = Reranker.load()
+    assert len(model.coef) == len(FEATURES) and model.meta["trained_on"]
+    stale = json.loads(MODEL_PATH.read_text())
+    stale["features"] = stale["features"][:-1]
+    (tmp_path / "rerank.json").write_text(json.dumps(stale))
+    with pytest.raises(ValueError, match="refit it with scripts/train_reranker.py"):
+        Reranker.load(tmp_path / "rerank.json")
+
+
+def test_rerank_off_keeps_the_fused_order(any_nec):
+    retriever = any_nec.retriever
+    pool = retriever.candidate_pool("session timeout")
+    retriever.settings.rerank = False
+    try:
+        hits = any_nec.search("session timeout", k=5)
+    finally:
+        retriever.settings.rerank = True
+    assert [h.row for h in hits] == pool.extra["rows"][: len(hits)]
