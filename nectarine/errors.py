@@ -59,6 +59,11 @@ class IndexLoadError(NectarineError, RuntimeError):
     """An index that is missing, incompatible or damaged; the message says what to rebuild."""
 
 
+class SourceError(NectarineError, RuntimeError):
+    """A source that cannot be read at all (a sitemap that does not answer, a path that is not a git
+    repository): the ingest stops and the live index is left as it was."""
+
+
 class StoreError(NectarineError, RuntimeError):
     """The ticket database cannot be used; the message names it (password masked) and what to do."""
 

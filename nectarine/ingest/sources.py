@@ -30,14 +30,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import NectarineError, SkipFile
+from ..errors import SkipFile, SourceError
 from ..types import Document
 from .loaders import MAX_FILE_BYTES, Skipped, discover, iter_file, open_stream, read_source, streams
-
-
-class SourceError(NectarineError, RuntimeError):
-    """A source that cannot be read at all (a sitemap that does not answer, a path that is not a git
-    repository): the ingest stops and the live index is left as it was."""
 
 
 @dataclass
