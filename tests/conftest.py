@@ -141,6 +141,8 @@ SLOW_FIXTURES = frozenset({
 SLOW_MODULES = frozenset({
     "index/test_atomic_publish.py",  # worker processes killed mid-publish
     "web/test_browser.py",  # Playwright and a real service
+    "console/test_console_http.py",  # the console on a real service
+    "console/test_console_browser.py",  # the console in Chromium, and `nectarine eval answers` on its export
     "answer/test_llm.py",  # llama.cpp and an OpenAI-compatible server
     "api/test_service.py",  # uvicorn, worker processes, SMTP and webhook receivers, Redis
     "api/test_api_fuzz.py",  # schemathesis over the real app

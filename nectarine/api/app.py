@@ -33,6 +33,7 @@ from ..plugins import ANSWERERS, load
 from ..store import masked
 from ..settings import Settings
 from .deps import Runtime, client_address
+from . import sync
 from .routes import admin, answers, feedback, panel, tickets
 
 SECURITY_HEADERS = {
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     """The app; pass a loaded ``Nectarine`` to skip loading one from ``settings.index``."""
     settings = settings or Settings()
     rt = Runtime(settings, nec=nectarine)
+    source_sync = sync.attach(rt)
     origins = sorted({o for allowed in settings.site_keys.values() for o in allowed})
 
     @asynccontextmanager
@@ -235,9 +237,13 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
                                "or set NECTARINE_RATE_LIMIT_STORAGE=memory:// to count limits in each process")
         await asyncio.to_thread(_load, rt)  # ready once the index and the models are loaded
         delivery = asyncio.create_task(_deliver_forever(rt)) if rt.sinks else None
+        # NECTARINE_SOURCES re-ingested every NECTARINE_SYNC_INTERVAL (nectarine.api.sync)
+        syncing = asyncio.create_task(source_sync.forever()) if source_sync.enabled and settings.sync_interval > 0 else None
         yield
         if delivery is not None:
             delivery.cancel()
+        if syncing is not None:
+            syncing.cancel()
 
     app = FastAPI(title="Nectarine", version=__import__("nectarine").__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Nectain's AI assistant: cited answers, and a prefilled support ticket when the docs cannot help. "
@@ -252,8 +258,9 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], max_age=600,
                        allow_headers=["Content-Type", "X-Site-Key", "X-Session-Id", "Idempotency-Key"], expose_headers=["Retry-After"])
     app.add_middleware(Guard, runtime=rt)
-    for module in (panel, answers, feedback, tickets, admin):
+    for module in (panel, answers, feedback, tickets, admin, sync):
         app.include_router(module.router)
+    app.include_router(__import__("nectarine.console", fromlist=["router"]).router)  # the docs team's console, /admin
     return app
 
 

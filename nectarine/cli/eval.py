@@ -173,3 +173,24 @@ def eval_all(
         write_json(out / f"{name}.json", data)
     if report:
         write_report(report, f"{dataset.name}/{split}", retrieval=modes, answers=answers, priority=priority)
+
+
+@app.command("export-reviewed")
+def eval_export_reviewed(
+    out: Annotated[Path, typer.Argument(help="Folder to write the BEIR dataset to (corpus.jsonl, queries.jsonl, qrels/test.tsv).")],
+    database: Annotated[Optional[str], typer.Option("--database", help="Database URL. Default: NECTARINE_DATABASE_URL.")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Knowledge base folder. Default: NECTARINE_CORPUS.")] = None,
+) -> None:
+    """The answers reviewed in the console (/admin, Review queue) as an evaluation set that `eval answers`
+    and `eval retrieval` run on unchanged: reference answers, nuggets and the sections that answer each."""
+    from ..console.export import export_reviewed
+    from ..store.analytics import Analytics
+    from .common import fail, service_settings
+
+    settings = service_settings()
+    try:
+        counts = export_reviewed(Analytics(database or settings.database_url), Path(corpus or settings.corpus), out)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    console.print(f"wrote {counts['queries']} reviewed questions ({counts['answerable']} answerable) and {counts['documents']} "
+                  f"documents to {counts['folder']}; run: nectarine eval answers {out}")

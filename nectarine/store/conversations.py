@@ -41,6 +41,11 @@ class TurnRow(Base):
     feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)  # +1 thumbs up, -1 thumbs down
     feedback_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+    # For the docs team's console (migration 0004): filters and the decline and latency charts.
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)  # answer | not_found | out_of_scope | unsafe
+    version: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the user's Nectain version
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the first citation's
 
 
 class ConversationLog:
@@ -50,7 +55,8 @@ class ConversationLog:
         self.db = db if isinstance(db, Database) else Database(db)
         self.engine = self.db.engine
 
-    def record_turn(self, question: str, answer, *, session_id: str | None = None, at: dt.datetime | None = None) -> str:
+    def record_turn(self, question: str, answer, *, session_id: str | None = None, at: dt.datetime | None = None,
+                    version: str | None = None) -> str:
         """Store a question and its Answer, secrets and personal data redacted first. Returns the turn's
         public id (random; feedback needs it and the session id)."""
         from ..handoff.redact import redact
@@ -60,7 +66,9 @@ class ConversationLog:
                    answer=redact(answer.text, personal=True).text,
                    confidence=float(answer.confidence), handoff=bool(answer.handoff_recommended), answerer=answer.answerer,
                    sources=[{"title": " › ".join(c.heading_path), "url": c.url} for c in answer.citations],
-                   language=answer.language, created_at=at or now())
+                   language=answer.language, created_at=at or now(), kind=answer.kind, version=version,
+                   latency_ms=answer.timings_ms.get("total"),
+                   source_type=answer.citations[0].source.value if answer.citations else None)
         # One Core INSERT, not an ORM unit of work: this runs on every answer (about 1 ms less each).
         with self.engine.begin() as conn:
             conn.execute(insert(TurnRow), row)

@@ -20,16 +20,16 @@ from ..schemas import ERRORS, AskRequest, AskResponse, ChatRequest, Problem, Sou
 router = APIRouter()
 
 
-def _record(rt: Runtime, n, question: str, answer: Answer, session_id: str) -> str:
+def _record(rt: Runtime, n, question: str, answer: Answer, session_id: str, version: str | None = None) -> str:
     rt.metrics.answered(answer)
-    return n.conversations.record_turn(question, answer, session_id=session_id)
+    return n.conversations.record_turn(question, answer, session_id=session_id, version=version)
 
 
 @router.post("/v1/ask", response_model=AskResponse, responses=ERRORS)
 def ask(body: AskRequest, n: Nec, rt: Rt, _who: Answering) -> AskResponse:
     context = body.context.model_copy(update={"session_id": body.context.session_id or uuid.uuid4().hex})
     answer = n.ask(body.question, history=body.history, context=context)
-    return AskResponse(answer=answer, turn_id=_record(rt, n, body.question, answer, context.session_id))
+    return AskResponse(answer=answer, turn_id=_record(rt, n, body.question, answer, context.session_id, context.version))
 
 
 @router.post("/v1/chat", responses={200: {"content": {"text/event-stream": {}}, "description": "start, delta..., done (or error)"},
@@ -50,7 +50,7 @@ async def chat(body: ChatRequest, n: Nec, rt: Rt, _who: Answering) -> EventSourc
             history = [Message(role=r, content=t[:8000]) for turn in turns for r, t in (("user", turn.question), ("assistant", turn.answer))]
             answer = n.ask(body.message, history=history, context=context,
                            on_delta=lambda d: loop.call_soon_threadsafe(queue.put_nowait, ("delta", d)))
-            turn_id = _record(rt, n, body.message, answer, session_id)
+            turn_id = _record(rt, n, body.message, answer, session_id, context.version)
             loop.call_soon_threadsafe(queue.put_nowait, ("done", (answer, turn_id)))
         except Exception as exc:  # noqa: BLE001 - reported to the client as an event, not a broken stream
             import traceback
