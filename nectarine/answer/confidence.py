@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from .scorer import STOP_WORDS as _STOP
 MODEL_FILE = Path(__file__).with_name("confidence.json")
 FEATURES = ("top_dense", "margin", "lexical_top", "agreement", "version_ok", "supported_rate", "coverage",
             "missing_salient", "answer_words", "empty", "unit_top", "best_passage_coverage", "unit_coverage", "rare_missing",
-            "gate_cosine", "gate_weight", "top_relevance")
+            "gate_cosine", "gate_weight")
 
 
 @dataclass
@@ -51,7 +52,6 @@ class Evidence:
     rare_missing: float = 0.0  # share of the question's rarest words (IDF within 60% of the top) absent from the top 3 passages
     gate_cosine: float = 1.0  # a follow-up: the question alone's best cosine to any passage (1.0 without history)
     gate_weight: float = 0.0  # a follow-up: how much of the last exchange joined the query (retrieve/history.py)
-    top_relevance: float = 0.0  # the reranker's P(relevant) of the best passage (retrieve/rerank.py; 0 when it is off)
     missing_terms: tuple[str, ...] = ()  # key words of the question (as written) that no passage contains
     searched: tuple[str, ...] = ()  # the question's key words as written, rarest first (for a decline)
 
@@ -85,7 +85,6 @@ def evidence_features(question: str, results: Sequence[SearchResult], answer_tex
         return ev
     top = results[0]
     ev.top_dense = float(top.dense_score or 0.0)
-    ev.top_relevance = float(top.relevance or 0.0)
     second = results[1].score if len(results) > 1 else 0.0
     ev.margin = (top.score - second) / top.score if top.score > 0 else 0.0
     ev.lexical_top = math.log1p(max(0.0, top.lexical_score or 0.0))
@@ -104,9 +103,10 @@ def evidence_features(question: str, results: Sequence[SearchResult], answer_tex
         present = set()
         for r in results[:5]:
             present |= set(lexical_tokens(r.chunk.embed_text))
+        present |= _versions_covered(terms, results[:5])
         total = sum(weights.values()) or 1.0
         ev.coverage = sum(w for t, w in weights.items() if t in present) / total
-        per_passage = [set(lexical_tokens(r.chunk.embed_text)) for r in results[:5]]
+        per_passage = [set(lexical_tokens(r.chunk.embed_text)) | _versions_covered(terms, [r]) for r in results[:5]]
         ev.best_passage_coverage = max(sum(w for t, w in weights.items() if t in toks) / total for toks in per_passage)
         top_rare = [t for t in terms if weights[t] >= 0.6 * max(weights.values())]
         head = set().union(*per_passage[:3])
@@ -116,6 +116,26 @@ def evidence_features(question: str, results: Sequence[SearchResult], answer_tex
         ev.missing_salient = 1.0 if missing else 0.0
         ev.missing_terms = tuple(dict.fromkeys(surface[t] for t in missing))
     return ev
+
+
+def _versions_covered(terms: Sequence[str], results: Sequence[SearchResult]) -> set[str]:
+    """The question's version numbers that a passage's own version range covers: "on 4.4" is answered by a
+    passage for ">=4.3" even though it never writes "4.4" (a passage for every version does not count)."""
+    from ..versions import VersionSpec
+
+    out = set()
+    for t in terms:
+        if not _VERSION_TERM.fullmatch(t):
+            continue
+        for r in results:
+            spec = VersionSpec.parse(r.chunk.versions)
+            if not spec.is_all and spec.matches(t):
+                out.add(t)
+                break
+    return out
+
+
+_VERSION_TERM = re.compile(r"v?\d{1,2}\.\d{1,3}(\.\d{1,3})?")
 
 
 @dataclass

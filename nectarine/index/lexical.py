@@ -90,6 +90,20 @@ class LexicalIndex:
             return np.zeros(n, dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
 
+    def containing(self, tokens: Sequence[str], rows: Sequence[int]) -> dict[str, set[int]]:
+        """For each token, which of ``rows`` contain it (read from the postings, no re-tokenising)."""
+        indptr, indices = self.retriever.scores["indptr"], self.retriever.scores["indices"]
+        wanted = np.asarray(rows)
+        out = {}
+        for t in tokens:
+            i = self.vocab.get(t)
+            if i is None:
+                out[t] = set()
+                continue
+            postings = indices[indptr[i]:indptr[i + 1]]
+            out[t] = set(wanted[np.isin(wanted, postings)].tolist())
+        return out
+
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """BM25's inverse document frequency of each token (a token not in the index gets the maximum)."""
         indptr = self.retriever.scores["indptr"]

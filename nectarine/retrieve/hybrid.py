@@ -234,7 +234,7 @@ class HybridRetriever:
                 cos_question=np.asarray(self.reader.vectors[rows] @ q_alone, dtype=np.float32).tolist(),
                 lex=[float(lex[r]) / lex_max if lex is not None else 0.0 for r in rows],
                 dense_rank=[dense_rank.get(r) for r in rows], lex_rank=[lex_rank.get(r) for r in rows],
-                version_ok=[t[2] for t in top], gate=gate.weight,
+                version_ok=[t[2] for t in top], gate=gate.weight, contains=lambda terms: self._contains(terms, rows),
                 extra={"rows": rows, "chunks": [fetched[r] for r in rows]},
             )
             if pool_only:
@@ -268,6 +268,11 @@ class HybridRetriever:
             )
             for rank, ((score, row, ok), chunk) in enumerate(zip(picked, chunks), 1)
         ]
+
+    def _contains(self, terms: Sequence[str], rows: Sequence[int]) -> list[set[str]]:
+        """Per row, which of ``terms`` its indexed text holds."""
+        found = self.reader.lexical.containing(terms, rows)
+        return [{t for t in terms if row in found[t]} for row in rows]
 
     def candidate_pool(self, query: str, *, filters: Filters | None = None, history: Sequence[Message | dict] | None = None) -> Pool | None:
         """The fused top candidates of a hybrid search, as the reranker sees them (scripts/train_reranker.py)."""

@@ -47,7 +47,7 @@ FEATURES = (
     "both_sides",  # found by both searches
     "title_coverage",  # share of the question's term weight (idf) found in the page title
     "heading_coverage",  # ... in the heading path below the title
-    "body_coverage",  # ... in the passage text
+    "body_coverage",  # ... in the passage (its text and headings, as BM25 indexes it)
     "rare_missing",  # the question's rarest term is absent from title, headings and text
     "position",  # log(1 + the section's order within its page)
     "first_section",
@@ -82,6 +82,9 @@ class Pool:
     lex_rank: Sequence[int | None]
     version_ok: Sequence[bool]
     gate: float = 0.0
+    # Which candidates contain each question term (from the BM25 postings, which index the passage with its
+    # headings); None: tokenise the texts instead (slower, same answer up to the headings).
+    contains: Callable[[Sequence[str]], list[set[str]]] | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -110,10 +113,11 @@ def features(pool: Pool, idf: Callable[[Sequence[str]], dict[str, float]]) -> np
     depth = math.log1p(n)
     above: Counter = Counter()
     col = {name: i for i, name in enumerate(FEATURES)}
+    bodies = pool.contains(terms) if pool.contains is not None else [set(lexical_tokens(t)) for t in pool.texts]
     for i in range(n):
-        title = set(lexical_tokens(pool.titles[i]))
+        title = set(_heading_tokens((pool.titles[i],)))
         heads = set(_heading_tokens(tuple(pool.headings[i][1:])))
-        body = set(lexical_tokens(pool.texts[i]))
+        body = bodies[i]
         row = X[i]
         row[col["fused_relative"]] = fused[i] / top
         row[col["fused_rank"]] = math.log1p(i)

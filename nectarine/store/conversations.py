@@ -66,8 +66,8 @@ class ConversationLog:
                    answer=redact(answer.text, personal=True).text,
                    confidence=float(answer.confidence), handoff=bool(answer.handoff_recommended), answerer=answer.answerer,
                    sources=[{"title": " › ".join(c.heading_path), "url": c.url} for c in answer.citations],
-                   language=answer.language, created_at=at or now(), kind=answer.kind, version=version,
-                   latency_ms=answer.timings_ms.get("total"),
+                   language=answer.language, created_at=at or now(), kind=getattr(answer, "kind", None), version=version,
+                   latency_ms=(getattr(answer, "timings_ms", None) or {}).get("total"),
                    source_type=answer.citations[0].source.value if answer.citations else None)
         # One Core INSERT, not an ORM unit of work: this runs on every answer (about 1 ms less each).
         with self.engine.begin() as conn:
