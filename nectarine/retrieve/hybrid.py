@@ -205,8 +205,9 @@ class HybridRetriever:
         notes_code = SOURCE_CODES[SourceType.RELEASE_NOTES]
         scored = []
         fuse = self._fusion(mode, cos_by_row, lex, lex_max, dense_rank, lex_rank)  # chosen once, not per row
+        raw: dict[int, float] = {}
         for row in cand:
-            score = fuse(row)
+            score = raw[row] = fuse(row)
             ok = True if match is None else bool(match[row])
             if ok and changes and self.reader.source_codes[row] == notes_code:
                 score *= s.changes_boost
@@ -217,7 +218,10 @@ class HybridRetriever:
 
         fetched: dict = {}
         relevance: dict[int, float] = {}
-        reranker = self.reranker if mode is SearchMode.HYBRID and s.rerank else None
+        # A "what changed" question for a known version keeps the fused order and its release-note rule: such
+        # questions are too few in the dev splits for the reranker to have learned it (it put a page for an
+        # older version above the release notes).
+        reranker = self.reranker if mode is SearchMode.HYBRID and s.rerank and not changes else None
         if reranker is not None or pool_only:
             depth = min(len(scored), max(s.rerank_depth, k))
             top = scored[:depth]
@@ -240,7 +244,10 @@ class HybridRetriever:
             if pool_only:
                 return pool
             X = features(pool, self.reader.lexical.idf)
-            p = reranker.score(X)
+            # The version rules (a "what changed" boost for release notes, the demotion of a superseded passage)
+            # apply to the reranker's probability as they did to the fused score.
+            factor = np.array([t[0] / raw[t[1]] if raw[t[1]] > 0 else 1.0 for t in top])
+            p = reranker.score(X) * factor
             relevance = dict(zip(rows, p.tolist()))
             # The rest keep their fused order below the reranked top.
             floor = float(p.min()) if len(p) else 1.0
