@@ -154,13 +154,15 @@ def print_ingest_report(report) -> None:
     console.print(table)
     if report.up_to_date:
         console.print("[green]Index is up to date[/]: nothing changed since the last build.")
-    if report.skipped:
-        skipped = Table(title="Skipped", header_style="bold yellow")
-        skipped.add_column("file")
-        skipped.add_column("reason")
-        for s in report.skipped:
-            skipped.add_row(s.path, s.reason)
-        console.print(skipped)
+    for title, rows, style, first in (("Skipped", report.skipped, "bold yellow", "file"),
+                                      ("Notes", getattr(report, "notes", None) or [], "bold", "file or page")):
+        if rows:
+            table = Table(title=title, header_style=style)
+            table.add_column(first)
+            table.add_column("reason" if title == "Skipped" else "note")
+            for item in rows:
+                table.add_row(item.path, item.reason)
+            console.print(table)
     if getattr(report, "flagged", None):
         # Passages asking for secrets to be sent, or pointing outside the trusted domains: kept out
         # of answers until fixed, or allowed with --allow-flagged (nectarine.ingest.safety).

@@ -78,13 +78,6 @@ def ingest(
     except SourceError as exc:
         fail(f"{exc} (the index at {index} is unchanged)")
     print_ingest_report(report)
-    if report.notes:
-        notes = Table(title="Notes", header_style="bold")
-        notes.add_column("file or page")
-        notes.add_column("note")
-        for n in report.notes:
-            notes.add_row(n.path, n.reason)
-        console.print(notes)
     if json_out:
         from dataclasses import asdict
 

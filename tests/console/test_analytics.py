@@ -4,16 +4,14 @@ Seven turns over two days, three tickets (the data is in ``seeded`` below); ever
 in these tests was counted by hand from that table, not computed by the code under test."""
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 from sqlalchemy import insert
 
+from support.postgres import fresh_database
 from nectarine.store import Database, OutboxRow, TicketRow
 from nectarine.store.analytics import Analytics, Filters, percentile, turns
 
-CI = os.environ.get("CI") == "true"
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 BOTH_DAYS = Filters(D1, D2)
 Q1, Q2, Q3 = "how do I rotate the SAML certificate?", "where is the audit log?", "does nectain support google chat?"
@@ -24,20 +22,8 @@ A, B, R = {"title": "SSO › Rotate", "url": "/docs/sso#rotate"}, {"title": "Aud
 
 @pytest.fixture
 def postgres_url():  # a database of its own per test: each test seeds the same rows
-    url = os.environ.get("NECTARINE_TEST_POSTGRES_URL")
-    if not url:
-        if CI:
-            pytest.fail("NECTARINE_TEST_POSTGRES_URL is not set: start PostgreSQL (scripts/postgres.sh)")
-        pytest.skip("no PostgreSQL here: eval \"$(bash scripts/postgres.sh)\" sets NECTARINE_TEST_POSTGRES_URL")
-    import psycopg
-
-    name = f"nectarine_console_{uuid.uuid4().hex[:8]}"
-    admin = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    yield url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database("nectarine_console") as url:
+        yield url
 
 
 def at(day: dt.date, hour: int) -> dt.datetime:

@@ -2,7 +2,6 @@
 delivering to a real webhook receiver and a real SMTP server on loopback."""
 
 import json
-import os
 import threading
 import uuid
 
@@ -13,27 +12,15 @@ from nectarine.handoff.draft import TicketDraft
 from nectarine.errors import StoreError
 from nectarine.store import TicketStore, masked
 from nectarine.store.tickets import scoped_key
+from support.postgres import fresh_database
 from support.receivers import Inbox, Receiver
 
-CI = os.environ.get("CI") == "true"
 
 
 @pytest.fixture(scope="session")
 def postgres_url():
-    url = os.environ.get("NECTARINE_TEST_POSTGRES_URL")
-    if not url:
-        if CI:
-            pytest.fail("NECTARINE_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL (scripts/postgres.sh)")
-        pytest.skip("no PostgreSQL here; run the suite through scripts/test.sh, which starts one")
-    import psycopg
-
-    name = f"nectarine_test_{uuid.uuid4().hex[:8]}"
-    admin = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    yield url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database("nectarine_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
