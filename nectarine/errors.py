@@ -64,6 +64,11 @@ class SourceError(NectarineError, RuntimeError):
     repository): the ingest stops and the live index is left as it was."""
 
 
+class ShareError(NectarineError, RuntimeError):
+    """A generation could not be published to, or pulled from, the shared index (NECTARINE_INDEX_SHARE):
+    the local live generation stays in place; the message says why."""
+
+
 class StoreError(NectarineError, RuntimeError):
     """The ticket database cannot be used; the message names it (password masked) and what to do."""
 

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Seconds between syncs ("900", or "15m", "6h"); 0: no schedule (POST /v1/admin/sync still runs one).
     sync_interval: Annotated[float, NoDecode] = 0.0
+    # One index for many hosts (nectarine.index.shared): a PostgreSQL URL where every generation this
+    # service builds is published, and from which every instance pulls the newest one into its own
+    # index folder, checking every index_share_seconds. None: the index folder alone (shared on disk or not).
+    index_share: str | None = None
+    index_share_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("rate_limit", "rate_limit_other", "rate_limit_any", "rate_limit_admin", "admin_lockout")
     @classmethod
@@ -156,6 +161,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"{v!r} is not an interval; write seconds (900) or 15m, 6h, 1d") from None
         if isinstance(v, (int, float)) and (v < 0 or 0 < v < 1):
             raise ValueError(f"{v!r}: a sync interval is 0 (off) or at least 1 second")
+        return v
+
+    @field_validator("index_share")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            return None
+        if v is not None and v.split("://", 1)[0].split("+", 1)[0] not in ("postgresql", "postgres"):
+            raise ValueError("the index share is a PostgreSQL URL: postgresql://USER:PASSWORD@HOST:PORT/DB")
         return v
 
     @field_validator("cache")

@@ -92,7 +92,9 @@ def read_and_chunk(corpus: Path, index: Path) -> dict:
         run.collect(sources)
         seconds = time.perf_counter() - t0
     r = run.report
-    return {"documents": r.documents, "chunks": len(run.new_chunks), "skipped": len(r.skipped), "seconds": round(seconds, 1),
+    chunks = run.spool.count if run.spool else 0  # the chunks went to the spool (nectarine.ingest.spool)
+    run.close()
+    return {"documents": r.documents, "chunks": chunks, "skipped": len(r.skipped), "seconds": round(seconds, 1),
             "passages_per_s": round(r.documents / seconds), "peak_rss_mb": round(rss.peak / 2**20)}
 
 

@@ -11,7 +11,8 @@ What guards what:
 - any other failure is one JSON 500 with the security headers, and the connection is closed.
 
 Several worker processes can share one index folder: each checks the folder's ``CURRENT`` file
-(every ``refresh_seconds``) and moves to a generation another process published.
+(every ``refresh_seconds``) and moves to a generation another process published. Hosts with folders
+of their own follow one index through PostgreSQL (``NECTARINE_INDEX_SHARE``, :mod:`nectarine.api.share`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..plugins import ANSWERERS, load
 from ..store import masked
 from ..settings import Settings
 from .deps import Runtime, client_address
-from . import sync
+from . import share, sync
 from .routes import admin, answers, feedback, panel, tickets
 
 SECURITY_HEADERS = {
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
     settings = settings or Settings()
     rt = Runtime(settings, nec=nectarine)
     source_sync = sync.attach(rt)
+    index_share = share.attach(rt)  # NECTARINE_INDEX_SHARE (nectarine.api.share)
     origins = sorted({o for allowed in settings.site_keys.values() for o in allowed})
 
     @asynccontextmanager
@@ -239,7 +241,10 @@ def create_app(settings: Settings | None = None, nectarine=None) -> FastAPI:
         delivery = asyncio.create_task(_deliver_forever(rt)) if rt.sinks else None
         # NECTARINE_SOURCES re-ingested every NECTARINE_SYNC_INTERVAL (nectarine.api.sync)
         syncing = asyncio.create_task(source_sync.forever()) if source_sync.enabled and settings.sync_interval > 0 else None
+        sharing = asyncio.create_task(index_share.forever()) if index_share.enabled else None  # pulls the newest generation
         yield
+        if sharing is not None:
+            sharing.cancel()
         if delivery is not None:
             delivery.cancel()
         if syncing is not None:
@@ -269,6 +274,9 @@ def _load(rt: Runtime) -> None:
     if rt.nec is None:
         from ..assistant import Nectarine
 
+        index_share = getattr(rt, "share", None)
+        if index_share is not None and index_share.enabled:  # the newest published generation first; an empty folder gets one
+            index_share.start()
         rt.nec = Nectarine.load(settings.index, answerer=settings.answerer,
                                 answerer_options=settings.llm_options() if settings.answerer == "openai" else None,
                                 allow_flagged=settings.allow_flagged, embedder_options=settings.embedder_options())

@@ -159,6 +159,8 @@ class Readiness(BaseModel):
     generation: str | None = None
     # The last sync of NECTARINE_SOURCES (nectarine.api.sync): outcome, times, error, counts; absent without sources.
     sync: dict | None = None
+    # The index share (NECTARINE_INDEX_SHARE, nectarine.api.share): last pull/publish, outcome, error; absent without one.
+    share: dict | None = None
 
 
 class ReindexResponse(BaseModel):

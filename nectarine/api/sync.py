@@ -13,25 +13,26 @@ The outcome of the last sync (when, ``ok``/``up_to_date``/``failed``, why, the c
 index folder (``sync-status.json``), so every worker and host serving that folder reports the same:
 in ``/readyz`` (``sync``), in ``/metrics`` (``nectarine_sync_*``) and at ``GET /v1/admin/sync``;
 ``POST /v1/admin/sync`` runs one now. With several workers, a lock file in the index folder lets
-one of them sync at a time; the others skip that round.
+one of them sync at a time; the others skip that round. Hosts that follow one index through
+PostgreSQL (``NECTARINE_INDEX_SHARE``, :mod:`nectarine.api.share`) publish what they sync, and skip a
+scheduled round when another host published a generation less than half an interval ago.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import fcntl
 import json
 import os
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ..index.store import folder_lock
 from .deps import Admin, Rt, Runtime
 from .schemas import ERRORS, Problem
 
@@ -64,25 +65,6 @@ def _write_status(folder: Path, status: dict) -> None:
     os.replace(tmp, folder / STATUS_FILE)
 
 
-@contextmanager
-def _one_syncer(folder: Path):
-    """True while this process holds the folder's sync lock (across processes and hosts sharing it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 class SourceSync:
     """Runs syncs of ``settings.sources`` into the live index, one at a time, and records each outcome."""
 
@@ -108,10 +90,13 @@ class SourceSync:
             age = dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(last["finished_at"])
             if age.total_seconds() < rt.settings.sync_interval / 2 and last.get("pid") != os.getpid():
                 return last
+        share = getattr(rt, "share", None)
+        if scheduled and share is not None and share.published_within(rt.settings.sync_interval / 2):
+            return last or {"outcome": "pending"}  # another host synced and published (NECTARINE_INDEX_SHARE); this one pulls it
         if not self.running.acquire(blocking=False):
             return read_status(folder) or {"outcome": "running"}
         try:
-            with _one_syncer(folder) as mine:
+            with folder_lock(folder, LOCK_FILE, wait=False) as mine:
                 if not mine or not rt.reindexing.acquire(blocking=False):
                     return read_status(folder) or {"outcome": "running"}
                 try:
@@ -134,6 +119,10 @@ class SourceSync:
                           generation=rt.nec.reader.folder.name)
         else:
             rt.nec.refresh()
+            if not report.up_to_date:
+                from .share import built
+
+                built(rt, report.generation)  # to NECTARINE_INDEX_SHARE, when set (nectarine.api.share)
             status.update(outcome="up_to_date" if report.up_to_date else "ok", error=None, generation=report.generation,
                           counts={"documents": report.documents, "chunks": report.chunks, "added": report.added,
                                   "changed": report.changed, "removed": report.removed, "embedded": report.embedded,

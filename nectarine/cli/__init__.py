@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from ..errors import NectarineError, NothingIngested
 from . import answers, ingest, plugins, serve, sources, tickets
 from . import eval as eval_commands
+from . import index as index_commands
 from .common import err, fail
 
 EXIT_ERROR = 2  # a known failure: bad input, a missing index, an unreachable database, ...
@@ -67,6 +68,7 @@ app.command()(tickets.gaps)
 app.command()(plugins.plugins)
 app.add_typer(eval_commands.app, name="eval")
 app.add_typer(tickets.app, name="ticket")
+app.add_typer(index_commands.app, name="index")
 
 
 def main() -> None:

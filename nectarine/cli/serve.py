@@ -35,9 +35,9 @@ def serve(
 
     from ..api.deps import make_limiter
 
-    if not (index / "CURRENT").exists():
-        fail(f"no index at {index}; build one with: nectarine ingest {corpus} --index {index}")
     settings = service_settings(index=str(index), corpus=str(corpus), **({"database_url": database} if database else {}))
+    if not (index / "CURRENT").exists() and not settings.index_share:  # with a share, the service pulls one
+        fail(f"no index at {index}; build one with: nectarine ingest {corpus} --index {index}")
     try:
         make_limiter(settings)  # a bad NECTARINE_RATE_LIMIT_STORAGE, or no Redis client: said now, not in each worker
     except ValueError as exc:

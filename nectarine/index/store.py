@@ -21,12 +21,16 @@ A build writes a whole generation into a staging folder, renames it, and only th
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
+import struct
 import uuid
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +39,7 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..types import Choice, Chunk, SourceType
 from ..versions import VersionSpec
-from .lexical import LexicalIndex
+from .lexical import LexicalBuilder, LexicalIndex
 from ..errors import IndexLoadError  # noqa: F401 - defined under the one error root
 
 FORMAT_VERSION = 1
@@ -118,17 +122,17 @@ def write_generation(
     staging = root / f".staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        _write_chunk_table(staging / "chunks.sqlite", chunks, embed_keys)
+        # One pass over the chunks (a sequence may stream them from disk: nectarine.ingest.spool), keeping
+        # only compact arrays: the chunk table, the filter arrays and the BM25 postings.
+        meta, lexical = _write_chunk_table(staging / "chunks.sqlite", chunks, embed_keys)
         np.save(staging / "vectors.npy", vectors)
-        faiss.write_index(build_dense(vectors, manifest.dense), str(staging / "dense.faiss"))
-        bounds = np.array([version_bounds(c.versions) for c in chunks], dtype=np.int64).reshape(-1, 2)
-        np.savez(
-            staging / "meta.npz",
-            source=np.array([SOURCE_CODES[c.source] for c in chunks], dtype=np.int8),
-            version_low=bounds[:, 0],
-            version_high=bounds[:, 1],
-        )
-        LexicalIndex.build([c.embed_text for c in chunks], show_progress=show_progress).save(staging / "bm25")
+        if manifest.dense.kind is DenseKind.FLAT:
+            write_flat_index(staging / "dense.faiss", vectors)
+        else:
+            faiss.write_index(build_dense(vectors, manifest.dense), str(staging / "dense.faiss"))
+        np.savez(staging / "meta.npz", **meta)
+        lexical.build().save(staging / "bm25")
+        del lexical
         (staging / "files.json").write_text(json.dumps(files))
         (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2))
         _fsync_tree(staging)
@@ -170,6 +174,20 @@ def cleanup_staging(root: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
     for p in root.glob(f".{CURRENT}.*"):
         p.unlink(missing_ok=True)
+    for p in root.glob(".spool-*"):  # an ingest's chunk spool (nectarine.ingest.spool): ".spool-<pid>-<id>..."
+        pid = p.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:
@@ -185,6 +203,26 @@ def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:
             shutil.rmtree(gen, ignore_errors=True)
 
 
+@contextmanager
+def folder_lock(folder: Path, name: str, *, wait: bool = True) -> Iterator[bool]:
+    """True while this process holds the lock file ``name`` in ``folder`` (an flock: across the processes,
+    and hosts on a shared disk, that use the folder); False at once when ``wait`` is off and another holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def current_generation(root: Path) -> str | None:
     try:
         name = (root / CURRENT).read_text().strip()
@@ -193,7 +231,11 @@ def current_generation(root: Path) -> str | None:
     return name or None
 
 
-def _write_chunk_table(path: Path, chunks: Sequence[Chunk], embed_keys: Sequence[str]) -> None:
+def _write_chunk_table(path: Path, chunks: Iterable[Chunk], embed_keys: Iterable[str]) -> tuple[dict[str, np.ndarray], LexicalBuilder]:
+    """Write the chunk table; returns the filter arrays (``meta.npz``) and the BM25 builder, filled on the way."""
+    source, low, high = array("b"), array("q"), array("q")
+    bounds: dict[str, tuple[int, int]] = {}
+    lexical = LexicalBuilder()
     con = sqlite3.connect(path)
     try:
         con.execute("PRAGMA journal_mode=OFF")
@@ -201,23 +243,64 @@ def _write_chunk_table(path: Path, chunks: Sequence[Chunk], embed_keys: Sequence
             "CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, "
             "embed_key TEXT NOT NULL, data TEXT NOT NULL)"
         )
-        con.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)",
-            ((i, c.id, c.doc_id, k, c.model_dump_json()) for i, (c, k) in enumerate(zip(chunks, embed_keys))),
-        )
+        batch: list[tuple] = []
+        for i, (c, k) in enumerate(zip(chunks, embed_keys)):
+            batch.append((i, c.id, c.doc_id, k, c.model_dump_json()))
+            if c.versions not in bounds:
+                bounds[c.versions] = version_bounds(c.versions)
+            lo, hi = bounds[c.versions]
+            source.append(SOURCE_CODES[c.source])
+            low.append(lo)
+            high.append(hi)
+            lexical.add(c.embed_text)
+            if len(batch) >= 2048:
+                con.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", batch)
+                batch.clear()
+        con.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", batch)
         con.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
         con.commit()
     finally:
         con.close()
+    meta = {"source": np.array(source, dtype=np.int8), "version_low": np.array(low, dtype=np.int64),
+            "version_high": np.array(high, dtype=np.int64)}
+    return meta, lexical
+
+
+def write_flat_index(path: Path, vectors: np.ndarray) -> None:
+    """Write ``vectors`` as a FAISS ``IndexFlatIP`` file straight from the array: the same bytes as
+    ``faiss.write_index(build_dense(vectors, flat))``, without FAISS's own copy of every vector (1.5 GB
+    for a million 384-dimension chunks, on top of the array itself)."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, d = vectors.shape
+    # An empty index is: fourcc "IxFI", d (int32), ntotal (int64), two unused int64, is_trained (bool),
+    # the metric (int32), then the vectors as one vector of floats: its length (uint64), the floats.
+    header = bytearray(faiss.serialize_index(faiss.IndexFlatIP(d)).tobytes())
+    if len(header) != 45 or header[:4] != b"IxFI" or struct.unpack_from("<iq", header, 4) != (d, 0) or any(header[37:]):
+        faiss.write_index(build_dense(vectors, DenseSettings()), str(path))  # a FAISS with another layout
+        return
+    struct.pack_into("<q", header, 8, n)
+    struct.pack_into("<Q", header, 37, n * d)
+    with open(path, "wb") as f:
+        f.write(header)
+        vectors.tofile(f)
 
 
 # --------------------------------------------------------------------------- reading
 
 
+def _stored_ntotal(path: Path) -> int:
+    """The vector count in a FAISS index file's header (fourcc, d as int32, then ntotal as int64), unread."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    return struct.unpack_from("<q", head, 8)[0] if len(head) == 16 else -1
+
+
 class IndexReader:
     """A loaded generation: FAISS, BM25, filter arrays, and chunk rows fetched on demand."""
 
-    def __init__(self, folder: Path, manifest: Manifest, *, mmap: bool = True) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, *, mmap: bool = True, dense: bool = True) -> None:
         import faiss
 
         # One query at a time: a second OpenMP thread made a flat search of 200,000 vectors slower
@@ -225,8 +308,10 @@ class IndexReader:
         faiss.omp_set_num_threads(1)
         self.folder = folder
         self.manifest = manifest
-        self.dense = faiss.read_index(str(folder / "dense.faiss"))
-        if manifest.dense.kind is DenseKind.HNSW:
+        # dense=False (an ingest reading the previous generation) skips the FAISS index: a second copy
+        # of every vector (1.5 GB for a million chunks) that only searching needs.
+        self.dense = faiss.read_index(str(folder / "dense.faiss")) if dense else None
+        if self.dense is not None and manifest.dense.kind is DenseKind.HNSW:
             faiss.downcast_index(self.dense).hnsw.efSearch = manifest.dense.hnsw_ef_search
         self.lexical = LexicalIndex.load(folder / "bm25", mmap=mmap)
         meta = np.load(folder / "meta.npz")
@@ -236,12 +321,12 @@ class IndexReader:
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None)
         # check_same_thread=False: rows are read-only, and the service reads from worker threads.
         self._db = sqlite3.connect(f"file:{folder / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False)
-        self.size = int(self.dense.ntotal)
+        self.size = int(self.dense.ntotal) if self.dense is not None else _stored_ntotal(folder / "dense.faiss")
         if self.size != len(self.source_codes):
             raise IndexLoadError(f"{folder}: dense index and chunk table disagree; rebuild with --rebuild")
 
     @classmethod
-    def open(cls, root: Path, *, mmap: bool = True) -> IndexReader:
+    def open(cls, root: Path, *, mmap: bool = True, dense: bool = True) -> IndexReader:
         root = Path(root)
         gen = current_generation(root)
         if gen is None:
@@ -259,7 +344,7 @@ class IndexReader:
                 f"index at {root} has format {manifest.format_version}, this Nectarine reads format {FORMAT_VERSION}; "
                 f"rebuild it: nectarine ingest corpus/ --index {root} --rebuild"
             )
-        return cls(folder, manifest, mmap=mmap)
+        return cls(folder, manifest, mmap=mmap, dense=dense)
 
     def chunks(self, rows: Iterable[int]) -> list[Chunk]:
         rows = [int(r) for r in rows]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from ..index.store import DenseSettings, IndexLoadError, IndexReader, Manifest, 
 from ..types import Chunk
 from .chunker import ChunkerSettings, ChunkStats, StructureAwareChunker
 from .loaders import MAX_FILE_BYTES, SkipFile, Skipped
+from .spool import ChunkSpool
 from .sources import FileSource, Source, SourceItem, is_url, parse_source
 from .safety import RULES_VERSION, Flagged, trusted_domains as default_trusted, unsafe_reasons
 from ..errors import NothingIngested  # noqa: F401 - defined under the one error root
@@ -117,13 +118,16 @@ def ingest(
     extra = tuple(d for source in sources for d in source.trusted_domains())
     run = _Build(Path(index_dir), rebuild=rebuild, max_file_bytes=max_file_bytes, progress=progress,
                  trusted=default_trusted([*(trusted_domains or []), *extra]))
-    run.open_previous(embedder, model, backend, chunker, embedder_options or {})
-    run.collect(sources)
-    if run.diff():
-        return run.finish_up_to_date()
-    chunks = run.assemble()
-    vectors, keys = run.embed(chunks, batch_size)
-    return run.publish(chunks, vectors, keys, dense)
+    try:
+        run.open_previous(embedder, model, backend, chunker, embedder_options or {})
+        run.collect(sources)
+        if run.diff():
+            return run.finish_up_to_date()
+        chunks = run.assemble()
+        vectors, keys = run.embed(chunks, batch_size)
+        return run.publish(chunks, vectors, keys, dense)
+    finally:
+        run.close()
 
 
 def sources_from(paths: Iterable[str | Path | Source], *, max_file_bytes: int = MAX_FILE_BYTES,
@@ -152,7 +156,9 @@ class _Build:
         self.tick = progress or (lambda stage, done, total: None)
         self.trusted = trusted
         self.safety_key = {"rules": RULES_VERSION, "trusted": list(trusted)}
-        self.new_chunks: list[Chunk] = []  # freshly chunked
+        # Freshly chunked passages go to disk as they are produced (nectarine.ingest.spool): memory holds
+        # ids, not chunks, so a million-passage corpus ingests in bounded memory.
+        self.spool: ChunkSpool | None = None
         self.order: list[str] = []  # every chunk id of the new generation, in order
         self.file_records: dict[str, dict] = {}
         self.doc_owner: dict[str, str] = {}  # document id -> the file it came from
@@ -163,7 +169,7 @@ class _Build:
         prev: IndexReader | None = None
         if current_generation(self.index_dir) is not None:
             try:
-                prev = IndexReader.open(self.index_dir)
+                prev = IndexReader.open(self.index_dir, dense=False)  # re-uses vectors and rows, never searches
             except IndexLoadError:
                 if not self.rebuild:
                     raise
@@ -190,6 +196,8 @@ class _Build:
         report = self.report
         chunker_ = StructureAwareChunker(self.settings, count_wordpieces=self.embedder.count_wordpieces)
         conditional = self.same_chunking
+        if self.spool is None:
+            self.spool = ChunkSpool(self.index_dir)
         done = 0
         for source in sources:
             report.skipped.extend(getattr(source, "skipped", []))  # passed over while discovering
@@ -220,8 +228,9 @@ class _Build:
             report.skipped.append(Skipped(item.label, "reported unchanged, but the index holds no copy of it; "
                                                       "run the ingest again with --rebuild"))
             return
-        chunks: list[Chunk] = []
+        ids: list[str] = []
         doc_ids: list[str] = []
+        spool, mark = self.spool, self.spool.mark()
         try:
             for doc in item.read():
                 if isinstance(doc, Skipped):
@@ -235,15 +244,16 @@ class _Build:
                 doc_ids.append(doc.id)
                 doc_chunks, stats = chunker_.chunk(doc)
                 report.chunk_stats.add(stats)
-                chunks.extend(_screened(c, self.trusted) for c in doc_chunks)
+                for c in doc_chunks:
+                    spool.add(_screened(c, self.trusted))
+                    ids.append(c.id)
         except Exception as exc:  # a loader bug on one odd file must not abort the run
             for d in doc_ids:
                 self.doc_owner.pop(d, None)
+            spool.rollback(mark)
             reason = str(exc) if isinstance(exc, SkipFile) else f"could not be parsed ({exc.__class__.__name__}: {exc})"
             report.skipped.append(Skipped(item.label, reason))
             return
-        ids = [c.id for c in chunks]
-        self.new_chunks.extend(chunks)
         self.order.extend(ids)
         report.documents += len(doc_ids)
         self.file_records[item.key] = {**item.record, "sha256": item.digest, "root": item.origin, "doc_ids": doc_ids, "chunk_ids": ids}
@@ -279,10 +289,10 @@ class _Build:
         new_set = set(self.order)
         report.unchanged = sum(1 for cid in self.order if cid in self.prev_ids)
         report.removed = sum(1 for cid in self.prev_ids if cid not in new_set)
-        for c in self.new_chunks:
-            if c.id in self.prev_ids:
+        for cid, doc_id in self.spool.new_ids() if self.spool is not None else ():
+            if cid in self.prev_ids:
                 continue
-            if c.doc_id in prev_docs:
+            if doc_id in prev_docs:
                 report.changed += 1
             else:
                 report.added += 1
@@ -297,18 +307,40 @@ class _Build:
         report.seconds = time.perf_counter() - self.t0
         return report
 
-    def assemble(self) -> list[Chunk]:
-        """The new generation's chunks in order: re-used records come from the previous chunk table."""
-        by_id: dict[str, Chunk] = {c.id: c for c in self.new_chunks}
-        missing = [cid for cid in self.order if cid not in by_id]
-        if missing:
-            for cid, chunk in zip(missing, self.prev.chunks(self.prev_ids[cid] for cid in missing)):
-                by_id[cid] = chunk
-        chunks = [by_id[cid] if self.same_safety or cid not in self.prev_ids else _screened(by_id[cid], self.trusted)
-                  for cid in self.order]
+    def assemble(self) -> Sequence[Chunk]:
+        """The new generation's chunks in order: re-used records come from the previous chunk table.
+
+        They are written to the spool and returned as a sequence that reads them back on demand
+        (:class:`~nectarine.ingest.spool.SpooledChunks`); only flagged passages are kept, for the report."""
+        flagged: list[Chunk] = []
+        if self.spool is None:
+            self.spool = ChunkSpool(self.index_dir)
+
+        def rows() -> Iterable[str]:
+            for start in range(0, len(self.order), 512):
+                block = self.order[start:start + 512]
+                new = self.spool.lookup(block)
+                missing = [cid for cid in block if cid not in new]
+                old = dict(zip(missing, self.prev.chunks(self.prev_ids[cid] for cid in missing))) if missing else {}
+                for cid in block:
+                    rescreen = not self.same_safety and cid in self.prev_ids
+                    if cid in new and not rescreen:
+                        is_flagged, data = new[cid]
+                        if is_flagged:
+                            flagged.append(Chunk.model_validate_json(data))
+                        yield data
+                        continue
+                    chunk = Chunk.model_validate_json(new[cid][1]) if cid in new else old[cid]
+                    if rescreen:
+                        chunk = _screened(chunk, self.trusted)
+                    if chunk.flags:
+                        flagged.append(chunk)
+                    yield chunk.model_dump_json()
+
+        chunks = self.spool.assemble(rows())
         self.report.flagged = [Flagged(doc_id=c.doc_id, path=self.doc_owner.get(c.doc_id, ""),
                                        heading=" › ".join(c.heading_path) or c.title, reasons=list(c.flags), chunk_id=c.id)
-                               for c in chunks if c.flags]
+                               for c in flagged]
         return chunks
 
     def embed(self, chunks: list[Chunk], batch_size: int) -> tuple[np.ndarray, list[str]]:
@@ -334,7 +366,7 @@ class _Build:
         self.report.stage_seconds["embed"] = time.perf_counter() - t_embed
         return vectors, keys
 
-    def publish(self, chunks: list[Chunk], vectors: np.ndarray, keys: list[str], dense: DenseSettings | None) -> IngestReport:
+    def publish(self, chunks: Sequence[Chunk], vectors: np.ndarray, keys: list[str], dense: DenseSettings | None) -> IngestReport:
         """Write the new generation beside the live one and switch to it atomically."""
         report, prev, embedder = self.report, self.prev, self.embedder
         t_write = time.perf_counter()
@@ -363,6 +395,13 @@ class _Build:
         manifest.build_seconds = round(report.seconds, 3)
         (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2))
         return report
+
+
+    def close(self) -> None:
+        """Remove the spool (the published generation holds its own copy of every chunk)."""
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
 
 
 def _screened(chunk: Chunk, trusted: tuple[str, ...]) -> Chunk:

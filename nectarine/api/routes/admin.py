@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from ..deps import Admin, Nec, Rt
+from ..share import built
 from ..schemas import ERRORS, Problem, ReindexResponse, Stats
 from .tickets import invalid
 
@@ -32,6 +33,8 @@ def reindex(n: Nec, rt: Rt, _a: Admin) -> ReindexResponse:
     finally:
         rt.reindexing.release()
     n.refresh()
+    if not report.up_to_date:
+        built(rt, report.generation)  # to NECTARINE_INDEX_SHARE, when set: the other hosts pull it
     return ReindexResponse(generation=n.reader.folder.name, up_to_date=report.up_to_date, documents=report.documents,
                            chunks=report.chunks, added=report.added, changed=report.changed, removed=report.removed,
                            embedded=report.embedded, skipped=[str(s) for s in report.skipped],

@@ -154,11 +154,13 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(rt: Rt) -> JSONResponse:
+    from ..share import share_status
     from ..sync import sync_status
 
     body = Readiness(ready=rt.ready, worker=os.getpid(), generation=rt.nec.reader.folder.name if rt.ready else None,
-                     sync=sync_status(rt) if rt.ready else None)
-    return JSONResponse(body.model_dump(exclude={"sync"} if body.sync is None else None), status_code=200 if rt.ready else 503)
+                     sync=sync_status(rt) if rt.ready else None, share=share_status(rt) if rt.ready else None)
+    absent = {k for k in ("sync", "share") if getattr(body, k) is None}
+    return JSONResponse(body.model_dump(exclude=absent or None), status_code=200 if rt.ready else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses={429: {"model": Problem}})
