@@ -18,7 +18,7 @@ def ingest(
              "or a start URL with --crawl.", show_default=False)] = None,
     index: IndexOpt = DEFAULT_INDEX,
     model: Annotated[Optional[str], typer.Option(help="sentence-transformers model: a packaged name or a local folder. Default: the index's, else all-MiniLM-L6-v2.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="Embedding backend: torch, onnx or onnx-int8. Default: the index's, else the default.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="Embedding backend: torch, onnx, onnx-int8 or openvino. Default: the index's, else openvino.")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="Chunk budget in tiktoken tokens. Default: the index's, else 200.")] = None,
     dense: Annotated[Optional[str], typer.Option(help="Dense index: flat (exact) or hnsw (large indexes). Default: the index's, else flat.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore the existing index and build from scratch.")] = False,

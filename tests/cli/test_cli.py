@@ -40,7 +40,7 @@ def test_ingest_exit_codes(tmp_path):
     unknown = runner.invoke(app, ["ingest", str(tmp_path), "--frobnicate"])
     assert unknown.exit_code == 2 and "No such option" in unknown.output
     backend = runner.invoke(app, ["ingest", str(tmp_path), "--backend", "cuda"])
-    assert backend.exit_code == 2 and "choose one of: torch, onnx, onnx-int8" in backend.output
+    assert backend.exit_code == 2 and "choose one of: torch, onnx, onnx-int8, openvino" in backend.output
 
 
 def test_search_json_and_table(kb_index):

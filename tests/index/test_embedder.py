@@ -1,4 +1,4 @@
-"""The packaged model, its integrity check, and the three backends against each other."""
+"""The packaged model, its integrity check, and the four backends against each other."""
 
 import shutil
 
@@ -17,7 +17,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def vectors():
-    return {b: get_embedder(backend=b).encode(TEXTS) for b in ("torch", "onnx", "onnx-int8")}
+    return {b: get_embedder(backend=b).encode(TEXTS) for b in ("torch", "onnx", "onnx-int8", "openvino")}
 
 
 def test_vectors_are_unit_length_and_384d(vectors):
@@ -28,6 +28,23 @@ def test_vectors_are_unit_length_and_384d(vectors):
 
 def test_onnx_fp32_matches_torch(vectors):
     assert np.abs(vectors["onnx"] - vectors["torch"]).max() < 1e-4
+
+
+def test_openvino_matches_torch_to_bfloat16_precision(vectors):
+    # bfloat16 where the CPU has it (this machine's Xeon has AMX), fp32 elsewhere: either way the torch vector space
+    cos = (vectors["openvino"] * vectors["torch"]).sum(1)
+    assert cos.min() > 0.9995
+    assert get_embedder(backend="openvino").vector_space == get_embedder(backend="torch").vector_space
+
+
+def test_openvino_is_safe_to_call_from_several_threads(vectors):
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = get_embedder(backend="openvino")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: embedder.encode([TEXTS[i % 3]])[0], range(24)))
+    for i, v in enumerate(results):
+        assert np.allclose(v, vectors["openvino"][i % 3], atol=1e-5)
 
 
 def test_int8_is_close_but_not_identical(vectors):
@@ -61,7 +78,7 @@ def test_tampered_weights_are_refused(tmp_path):
 
 
 def test_unknown_backend_lists_the_valid_ones():
-    with pytest.raises(OptionError, match="torch, onnx, onnx-int8"):
+    with pytest.raises(OptionError, match="torch, onnx, onnx-int8, openvino"):
         SentenceTransformerEmbedder(backend="tensorrt")
 
 
