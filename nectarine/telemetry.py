@@ -23,6 +23,7 @@ def confidence_band(confidence: float, threshold: float = 0.6) -> str:
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.collectors: list = []  # custom collectors (the sync status): read at render time, in either mode
         r = self.registry
         self.requests = Counter("nectarine_http_requests_total", "HTTP requests by route, method and status",
                                 ["route", "method", "status"], registry=r)
@@ -46,11 +47,18 @@ class ServiceMetrics:
             reason = (answer.handoff_reason or "other").split(":")[0].split(" (")[0]
             self.handoffs.labels(reason).inc()
 
+    def add_collector(self, collector) -> None:
+        """A collector whose figures are read when /metrics is (not counted per process): shown with several workers too."""
+        self.registry.register(collector)
+        self.collectors.append(collector)
+
     def render(self) -> tuple[bytes, str]:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # the workers' counters, added up
+            for collector in self.collectors:  # read from shared state (the index folder), the same in every worker
+                registry.register(collector)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -184,7 +184,7 @@ def attach(rt: Runtime) -> SourceSync:
     """The app's sync (``rt.sync``), its metrics registered; the lifespan starts :meth:`SourceSync.forever`."""
     sync = SourceSync(rt)
     rt.sync = sync  # type: ignore[attr-defined]
-    rt.metrics.registry.register(SyncCollector(rt, sync))
+    rt.metrics.add_collector(SyncCollector(rt, sync))
     return sync
 
 

@@ -79,7 +79,7 @@ def test_scheduled_sync_follows_the_site_and_a_failed_sync_keeps_the_index(site,
         assert httpx.get(f"{url}/v1/admin/sync").status_code in (401, 403)
 
 
-def test_admin_sync_runs_one_now_and_says_when_no_sources_are_set(site, tmp_path, fake_embedder):
+def test_admin_sync_runs_one_now_and_says_when_no_sources_are_set(site, tmp_path, fake_embedder, monkeypatch):
     index = tmp_path / "index"
     ingest([f"{site.base}/sitemap.xml"], index, embedder=fake_embedder)
     nec = Nectarine.load(index, embedder=fake_embedder)
@@ -91,6 +91,12 @@ def test_admin_sync_runs_one_now_and_says_when_no_sources_are_set(site, tmp_path
         r = httpx.post(f"{url}/v1/admin/sync", headers=ADMIN, timeout=60)
         assert r.status_code == 200 and r.json()["outcome"] == "ok" and r.json()["counts"]["documents"] == 1
         assert any("gone (410)" in s for s in r.json()["skipped"])
+        # with several workers (`serve --workers N` sets PROMETHEUS_MULTIPROC_DIR) /metrics still has the sync
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prometheus"))
+        (tmp_path / "prometheus").mkdir()
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'nectarine_sync_runs_total{outcome="ok"} 1.0' in metrics and "nectarine_sync_last_ok 1.0" in metrics
+        monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     plain = Nectarine.load(index, embedder=fake_embedder)
     plain.attach_store(TicketStore(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     with serve(create_app(Settings(**OPEN), nectarine=plain)) as url:
