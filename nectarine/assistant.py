@@ -409,7 +409,8 @@ class _Asking:
         """With an LLM: the follow-up rewritten to stand alone, and translated, for retrieval only."""
         from .answer.base import AnswererUnavailable
 
-        rewrite = getattr(self.live.answerer, "standalone_query", None)
+        answerer = self.live.answerer
+        rewrite = getattr(answerer, "standalone_query", None) if getattr(answerer, "rewrite_queries", True) else None
         if rewrite is not None and (self.history or language != "en"):
             try:
                 return rewrite(self.question, self.history), []

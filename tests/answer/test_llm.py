@@ -149,6 +149,26 @@ def test_in_process_llamacpp_answer_is_verified(nec):
     print(f"SmolLM2: {removed} unsupported sentences or whole answers replaced over {len(QUESTIONS) + 1} answers")
 
 
+def test_the_packaged_small_model_leaves_follow_ups_to_the_history_gate(nec):
+    # SmolLM2-135M's standalone rewrites cost mtrag-govt's follow-ups 0.23 nDCG@10 (scripts/llm_rewrite_experiment.py)
+    answerer = get_answerer("llamacpp")
+    assert answerer.rewrite_queries is False
+    tested = with_answerer(nec, answerer)
+    asked: list[str] = []
+    answerer.standalone_query = lambda question, history=(): asked.append(question) or question  # records each use
+    history = [{"role": "user", "content": "how long before an idle session times out?"},
+               {"role": "assistant", "content": "After 30 minutes up to 4.2 [1]."}]
+    try:
+        tested.ask("and on 4.4?", history=history)
+        assert asked == []
+        answerer.rewrite_queries = True  # a bigger GGUF model (the default for any other file) rewrites
+        tested.ask("and on 4.4?", history=history)
+        assert asked == ["and on 4.4?"]
+    finally:
+        del answerer.standalone_query
+        answerer.rewrite_queries = False
+
+
 def test_verifier_keeps_a_supported_llm_sentence_and_drops_an_invented_one(nec):
     """The SmolLM2 pattern seen in practice: one right sentence, one made up."""
     passages = nec.search("idle session timeout from 4.3", k=4)
