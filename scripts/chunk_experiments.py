@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nectarine import Nectarine, ingest  # noqa: E402
 from nectarine.eval.datasets import load_dataset  # noqa: E402
+from nectarine.eval.metrics import paired_bootstrap  # noqa: E402
 from nectarine.eval.retrieval import evaluate_retrieval  # noqa: E402
 from nectarine.ingest.chunker import ChunkerSettings  # noqa: E402
 from nectarine.types import Chunk  # noqa: E402
@@ -30,14 +30,6 @@ from nectarine.types import Chunk  # noqa: E402
 
 def per_query(result: dict) -> dict[str, float]:
     return {it["id"]: it["metrics"]["ndcg@10"] for it in result["items"]}
-
-
-def paired(a: dict[str, float], b: dict[str, float], rng) -> tuple[float, float, float]:
-    ids = sorted(a.keys() & b.keys())
-    d = np.array([b[i] - a[i] for i in ids])
-    boots = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(2000)]
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return float(d.mean()), float(lo), float(hi)
 
 
 def main() -> None:
@@ -52,7 +44,6 @@ def main() -> None:
     if args.split == "test":
         raise SystemExit("choosing on the test split is not allowed: its figures are the ones reported")
     console = Console()
-    rng = np.random.default_rng(0)
     variants = [(f"{b} tokens", b, True) for b in args.budgets]
     if args.no_prefix:
         variants.append(("200 tokens, no heading prefix", 200, False))
@@ -80,7 +71,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("dataset", "variant") else "right")
     for (name, label, rerank), (pq, m, br, size) in out.items():
         base = out.get((name, "200 tokens", rerank))
-        delta = "" if base is None or label == "200 tokens" else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*paired(base[0], pq, rng))
+        delta = "" if base is None or label == "200 tokens" else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*paired_bootstrap(base[0], pq))
         follow = br.get("follow-up", {}).get("ndcg@10")
         table.add_row(name, label, f"{size:,}", "on" if rerank else "off", f"{m['ndcg@10']:.3f}", f"{follow:.3f}" if follow is not None else "", delta)
     console.print(table)

@@ -33,14 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nectarine import Nectarine  # noqa: E402
 from nectarine.eval.datasets import load_dataset  # noqa: E402
+from nectarine.eval.metrics import paired_bootstrap  # noqa: E402
 from nectarine.eval.retrieval import DEPTH, judge, query_metrics  # noqa: E402
 from nectarine.types import Filters  # noqa: E402
-
-
-def bootstrap(diff: np.ndarray, n: int = 5000, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(n)]
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def main() -> None:
@@ -79,11 +74,10 @@ def main() -> None:
     table = Table(title=f"{dataset.name} {args.split}: {len(queries)} follow-up turns, nDCG@10 (load {os.getloadavg()[0]:.1f})")
     for col in ("way", "nDCG@10", "Δ vs gate [95% CI]"):
         table.add_column(col)
-    base = np.array(scores["gate"])
+    base = dict(enumerate(scores["gate"]))
     for way, values in scores.items():
-        v = np.array(values)
-        lo, hi = bootstrap(v - base) if way != "gate" else (0.0, 0.0)
-        table.add_row(way, f"{v.mean():.4f}", f"{(v - base).mean():+.4f} [{lo:+.4f}, {hi:+.4f}]")
+        d, lo, hi = paired_bootstrap(base, dict(enumerate(values)), resamples=5000)
+        table.add_row(way, f"{np.mean(values):.4f}", f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]")
     console.print(table)
     console.print(f"rewrite latency: median {statistics.median(rewrite_ms):.0f} ms, p95 {np.percentile(rewrite_ms, 95):.0f} ms "
                   f"({Path(str(llm.model_path)).name}, {os.cpu_count()} cores)")

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nectarine import Nectarine, ingest  # noqa: E402
 from nectarine.eval.datasets import load_dataset  # noqa: E402
+from nectarine.eval.metrics import paired_bootstrap  # noqa: E402
 from nectarine.eval.retrieval import judge, query_metrics  # noqa: E402
 from nectarine.ingest.chunker import ChunkerSettings  # noqa: E402
 from nectarine.types import Filters  # noqa: E402
@@ -67,14 +68,6 @@ def ndcgs(nec: Nectarine, dataset, split: str, depth: int, how: str | None, deca
     return out
 
 
-def paired(a: dict[str, float], b: dict[str, float], rng) -> tuple[float, float, float]:
-    ids = sorted(a.keys() & b.keys())
-    d = np.array([b[i] - a[i] for i in ids])
-    boots = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(2000)]
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return float(d.mean()), float(lo), float(hi)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", action="append", type=Path, required=True)
@@ -85,7 +78,7 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=50, help="chunks retrieved before folding into sections")
     ap.add_argument("--decay", type=float, default=0.1)
     args = ap.parse_args()
-    console, rng = Console(), np.random.default_rng(0)
+    console = Console()
     table = Table(title=f"Small-to-big, nDCG@10 on {args.split} (Δ against the shipped ranking, paired bootstrap)")
     for col in ("benchmark", "chunks", "ranking", "nDCG@10", "Δ [95% CI]"):
         table.add_column(col)
@@ -101,7 +94,7 @@ def main() -> None:
         for label, nec in (("200 (shipped)", shipped), (f"{args.small}", small)):
             for how in ("max", "sum"):
                 got = ndcgs(nec, dataset, args.split, args.depth, how, args.decay)
-                d, lo, hi = paired(base, got, rng)
+                d, lo, hi = paired_bootstrap(base, got)
                 table.add_row("", label, f"sections by {how}", f"{np.mean(list(got.values())):.4f}", f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]")
     console.print(table)
 

@@ -43,6 +43,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else 0.0
 
 
+def paired_bootstrap(old: dict[str, float], new: dict[str, float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``new - old`` over the queries both score, and its 95% interval from resampling queries.
+
+    >>> paired_bootstrap({"a": 0.5, "b": 0.5}, {"a": 0.7, "b": 0.7})
+    (0.2, 0.2, 0.2)
+    """
+    ids = sorted(old.keys() & new.keys())
+    d = np.array([new[i] - old[i] for i in ids])
+    rng = np.random.default_rng(seed)
+    means = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(resamples)]
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return round(float(d.mean()), 12), round(float(lo), 12), round(float(hi), 12)
+
+
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """Probability that a random positive scores above a random negative (ties count half).
 
