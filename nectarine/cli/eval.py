@@ -54,6 +54,9 @@ def eval_retrieval(
     m = result["metrics"]
     console.print(metrics_table(f"Retrieval on {dataset.name}/{split} ({mode})", {"all": m, **result["breakdown"]}, RETRIEVAL_COLUMNS))
     console.print(f"latency p50 {m['latency_ms_p50']:.1f} ms, p95 {m['latency_ms_p95']:.1f} ms (query embedding included)")
+    if result["follow_up_gap"]:
+        gap = result["follow_up_gap"]
+        console.print(f"first turns minus follow-ups, nDCG@10: {gap['ndcg@10']:+.3f} (95% interval {gap['ci95'][0]:+.3f} to {gap['ci95'][1]:+.3f})")
     write_json(json_out, result)
     if report:
         modes = {mode: result}

@@ -57,6 +57,23 @@ def paired_bootstrap(old: dict[str, float], new: dict[str, float], *, resamples:
     return round(float(d.mean()), 12), round(float(lo), 12), round(float(hi), 12)
 
 
+def group_gap(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``a`` minus mean of ``b`` for two groups of different queries (first turns against follow-ups, say),
+    with its 95% interval from resampling each group on its own. A small group gives a wide interval: 18 first
+    turns cannot show a 0.05 gap.
+
+    >>> group_gap([0.8, 0.8], [0.6, 0.6])
+    (0.2, 0.2, 0.2)
+    """
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) == 0 or len(y) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    diffs = [x[rng.integers(0, len(x), len(x))].mean() - y[rng.integers(0, len(y), len(y))].mean() for _ in range(resamples)]
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return round(float(x.mean() - y.mean()), 12), round(float(lo), 12), round(float(hi), 12)
+
+
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """Probability that a random positive scores above a random negative (ties count half).
 

@@ -87,6 +87,10 @@ def retrieval_section(results: dict[str, dict]) -> str:
     if bd:
         parts.append("<h3>Breakdown</h3>" + _table(["group", "queries", "nDCG@10", "R@10", "MRR@10"],
                                                    [[g, m["queries"], m["ndcg@10"], m["recall@10"], m["mrr@10"]] for g, m in bd.items()]))
+    gap = main.get("follow_up_gap")
+    if gap:
+        parts.append(f"<p>First turns minus follow-ups, nDCG@10: {gap['ndcg@10']:+.3f} "
+                     f"(95% interval {gap['ci95'][0]:+.3f} to {gap['ci95'][1]:+.3f}, resampling each group).</p>")
     worst = sorted(main["items"], key=lambda it: it["metrics"]["ndcg@10"])[:15]
     rows = [[it["id"], it["text"], _esc_list(it["gold"]),
              _esc_list([f'{x["rank"]}. {"✔ " if x["relevant"] else ""}{x["section"]}' for x in it["retrieved"][:5]]), it["metrics"]["ndcg@10"]]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from ..assistant import Nectarine
 from ..types import Filters
 from .datasets import Dataset
-from .metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from .metrics import group_gap, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
 DEPTH = 20
 RECALL_KS = (1, 5, 10, 20)
@@ -102,12 +102,18 @@ def evaluate_retrieval(
     metrics["latency_ms_p95"] = percentile(latencies, 95)
     metrics["queries"] = len(queries)
     breakdown = {name: {**_mean(rows), "queries": len(rows)} for name, rows in sorted(groups.items())}
+    follow_up_gap = None
+    if groups["first turn"] and groups["follow-up"]:
+        # What the conversation costs, with its uncertainty: first turns are few in a multi-turn benchmark.
+        gap, lo, hi = group_gap([m["ndcg@10"] for m in groups["first turn"]], [m["ndcg@10"] for m in groups["follow-up"]])
+        follow_up_gap = {"ndcg@10": gap, "ci95": [lo, hi]}
     return {
         "dataset": dataset.name,
         "split": split,
         "mode": mode,
         "metrics": metrics,
         "breakdown": breakdown,
+        "follow_up_gap": follow_up_gap,  # first turns minus follow-ups, nDCG@10 and its 95% interval (None without both)
         "items": items,
         "config": {"retriever": nec.retriever.settings.as_dict(), "index": nec.manifest.model_dump(mode="json")},
     }

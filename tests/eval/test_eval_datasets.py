@@ -71,5 +71,27 @@ def test_retrieval_eval_end_to_end(tmp_path, embedder):
     assert 0.5 <= m["ndcg@10"] <= 1.0 and m["recall@20"] == 1.0
     assert m["latency_ms_p50"] > 0 and m["latency_ms_p95"] >= m["latency_ms_p50"]
     assert set(out["breakdown"]) == {"first turn", "source: docs"}
+    assert out["follow_up_gap"] is None  # no follow-ups here: no gap to report
     item = out["items"][0]
     assert item["gold"] == ["d1"] and item["retrieved"][0]["rank"] == 1
+
+
+def test_retrieval_eval_reports_the_follow_up_gap(tmp_path, embedder):
+    """First turns against follow-ups: the gap and a 95% interval around it, beside the breakdown."""
+    from nectarine import Nectarine, ingest
+
+    src = FIXTURES / "beir-tiny"
+    corpus = [json.loads(line) for line in (src / "corpus.jsonl").read_text().splitlines()]
+    first = [{"_id": "q1", "text": "forgot my password"}, {"_id": "q2", "text": "how big can an attachment be"}]
+    history = [{"role": "user", "content": "how often do dashboards update"}, {"role": "assistant", "content": "Every 15 minutes."}]
+    follow = [{"_id": "q3", "text": "and can I change that?", "history": history},
+              {"_id": "q4", "text": "what about the api, per minute?", "history": history}]
+    d = load_dataset(write(tmp_path / "set", corpus, first + follow, "q1 0 d1 1\nq2 0 d2 1\nq3 0 d3 1\nq4 0 d4 1\n"))
+    ingest(d.corpus_paths, tmp_path / "idx", embedder=embedder)
+    out = evaluate_retrieval(Nectarine.load(tmp_path / "idx", embedder=embedder), d, split="test")
+    bd = out["breakdown"]
+    assert bd["first turn"]["queries"] == 2 and bd["follow-up"]["queries"] == 2
+    gap = out["follow_up_gap"]
+    assert gap["ndcg@10"] == pytest.approx(bd["first turn"]["ndcg@10"] - bd["follow-up"]["ndcg@10"])
+    lo, hi = gap["ci95"]
+    assert lo <= gap["ndcg@10"] <= hi

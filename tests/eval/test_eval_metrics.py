@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 
 from nectarine.eval.metrics import auroc, calibration_bins, classification_report, ece, mrr_at_k, ndcg_at_k, recall_at_k
@@ -65,3 +67,16 @@ def test_classification_report_hand_computed():
 def test_classification_single_class():
     r = classification_report(["Low", "Low"], ["Low", "Low"])
     assert r["accuracy"] == 1.0 and r["macro_f1"] == 1.0 and r["labels"] == ["Low"]
+
+
+def test_group_gap_interval_widens_with_a_small_group():
+    from nectarine.eval.metrics import group_gap
+
+    rng = np.random.default_rng(1)
+    follow = rng.uniform(0.4, 1.0, 130)
+    few, many = rng.uniform(0.5, 1.0, 18), rng.uniform(0.5, 1.0, 400)
+    gap, lo, hi = group_gap(few, follow)
+    assert lo < gap < hi and gap == pytest.approx(few.mean() - follow.mean())
+    _, lo2, hi2 = group_gap(many, follow)
+    assert hi2 - lo2 < 0.7 * (hi - lo)  # 18 first turns: the interval is much wider than with 400
+    assert all(np.isnan(group_gap([], follow)))
