@@ -16,15 +16,20 @@ found by the e5 side (the hybrid side still finds it) until the side is built ag
 
 from __future__ import annotations
 
+import logging
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .store import IndexReader
+from .store import IndexReader, folder_lock
+
+log = logging.getLogger(__name__)
 
 SIDE_FILE = "multilingual-e5.npz"
+DIMENSION = 384
 RRF_K = 60  # eval/crosslingual dev: the usual constant; the experiment script measured nothing else
 DEPTH = 50  # candidates per side before fusing (the hybrid side's pool)
 BATCH = 16
@@ -36,10 +41,19 @@ def side_path(reader_or_root: IndexReader | Path) -> Path:
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
+    """Embed key -> e5 vector; {} when there is no side, or it cannot be read (logged: the side is then rebuilt
+    by the next ``nectarine index multilingual``, and questions meanwhile take the English path)."""
     if not path.exists():
         return {}
-    with np.load(path) as data:
-        return dict(zip(data["keys"].tolist(), data["vectors"]))
+    try:
+        with np.load(path) as data:
+            keys, vectors = data["keys"].tolist(), np.asarray(data["vectors"], dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape != (len(keys), DIMENSION):
+            raise ValueError(f"vectors of shape {vectors.shape} for {len(keys)} keys")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("%s cannot be read (%s); ignored: rebuild it with `nectarine index multilingual`", path, exc)
+        return {}
+    return dict(zip(keys, vectors))
 
 
 class MultilingualSide:
@@ -56,7 +70,7 @@ class MultilingualSide:
         cache = _read(side_path(reader))
         if not cache:
             return None
-        vectors = np.zeros((reader.size, 384), dtype=np.float32)
+        vectors = np.zeros((reader.size, DIMENSION), dtype=np.float32)
         present = np.zeros(reader.size, dtype=bool)
         for row, _id, key, _data in reader.all_rows():
             vec = cache.get(key)
@@ -97,17 +111,23 @@ def build_side(root: Path, progress: Callable[[int, int], None] | None = None) -
 
     Keeps only the current generation's keys, so the file does not grow with every re-ingest.
     """
+    reader = IndexReader.open(root, dense=False)  # first: no index, no lock file either
+    with folder_lock(Path(root), ".multilingual.lock"):  # two builds at once would race on the file
+        return _build_locked(reader, progress)
+
+
+def _build_locked(reader: IndexReader, progress: Callable[[int, int], None] | None) -> tuple[int, int]:
     from ..handoff.multilingual import get_multilingual_embedder
     from ..types import Chunk
 
-    reader = IndexReader.open(root, dense=False)
     try:
         path = side_path(reader)
         cache = _read(path)
-        keys, todo_keys, todo_texts = [], [], []
+        keys, todo_keys, todo_texts, queued = [], [], [], set()
         for _row, _id, key, data in reader.all_rows():
             keys.append(key)
-            if key not in cache and key not in todo_keys:
+            if key not in cache and key not in queued:
+                queued.add(key)
                 todo_keys.append(key)
                 todo_texts.append(Chunk.model_validate_json(data).embed_text)
     finally:
@@ -122,6 +142,6 @@ def build_side(root: Path, progress: Callable[[int, int], None] | None = None) -
         progress(len(todo_texts), len(todo_texts))
     keep = list(dict.fromkeys(keys))
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, keys=np.array(keep), vectors=np.stack([cache[k] for k in keep]) if keep else np.zeros((0, 384), np.float32))
+    np.savez(tmp, keys=np.array(keep), vectors=np.stack([cache[k] for k in keep]) if keep else np.zeros((0, DIMENSION), np.float32))
     os.replace(tmp, path)
-    return len(todo_keys), len(set(keep)) - len(todo_keys)
+    return len(todo_keys), len(keep) - len(todo_keys)

@@ -111,3 +111,24 @@ def test_cli_builds_the_side_and_says_what_it_did(index, tmp_path):
     assert "passages embedded" in result.output and "reused" in result.output
     missing = CliRunner().invoke(app, ["index", "multilingual", "--index", str(tmp_path / "nothing")])
     assert missing.exit_code != 0 and "nectarine ingest" in missing.output
+
+
+@pytest.mark.parametrize("damage", [b"not a zip file", b"PK\x03\x04 truncated"])
+def test_a_damaged_side_is_ignored_and_rebuilt(index, fake_embedder, damage, caplog):
+    """Questions keep working on the English path, the log says what to do, and the next build starts over."""
+    root, _ = index
+    side_path(root).write_bytes(damage)
+    nec = Nectarine.load(root, embedder=fake_embedder)
+    assert nec.retriever.multilingual is None
+    assert nec.search("Wie oft werden die Diagramme aktualisiert?", k=2)
+    assert "nectarine index multilingual" in caplog.text
+    embedded, reused = build_side(root)
+    assert reused == 0 and embedded >= len(PAGES)
+    assert Nectarine.load(root, embedder=fake_embedder).retriever.multilingual is not None
+
+
+def test_a_side_of_another_shape_is_refused(index, fake_embedder):
+    root, _ = index
+    np.savez(side_path(root), keys=np.array(["a", "b"]), vectors=np.zeros((2, 768), dtype=np.float32))
+    assert Nectarine.load(root, embedder=fake_embedder).retriever.multilingual is None
+    build_side(root)
