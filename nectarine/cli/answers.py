@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .common import (DEFAULT_CORPUS, DEFAULT_INDEX, AllowFlaggedOpt, AnswererOpt, BaseUrlOpt, DatabaseOpt, IndexOpt, ModelOpt,
-                     TimeoutOpt, console, load_assistant, print_ingest_report, run_ingest, service_settings)
+                     TimeoutOpt, console, load_assistant, print_ingest_report, refresh_multilingual, run_ingest, service_settings)
 from .serve import serve
 
 
@@ -98,10 +98,13 @@ def start(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     database: DatabaseOpt = None,
+    multilingual: Annotated[bool, typer.Option("--multilingual", help="Also build the e5 side that questions not in English "
+                                               "search (3-5 minutes for corpus/ the first time; README).")] = False,
 ) -> None:
     """The main job: build (or update) the index from the corpus, then serve the demo page and chat panel."""
     report = run_ingest([corpus], index)
     print_ingest_report(report)
+    refresh_multilingual(index, build=multilingual)
     _announce_when_ready(host, port)
     serve(index=index, host=host, port=port, database=database, corpus=corpus)
 

@@ -208,3 +208,17 @@ def write_report(path: Path, title: str, **sections) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(build_report(title, **sections))
     console.print(f"wrote {path}")
+
+
+def refresh_multilingual(index: Path, *, build: bool) -> tuple[int, int] | None:
+    """Bring the index's multilingual side up to date: always when one exists (only passages changed since are
+    embedded), and when ``build`` asks for one. None when there is none and none was asked for."""
+    from ..index.multilingual import build_side, side_path
+
+    if not build and not side_path(index).exists():
+        return None
+    with progress() as bars:
+        task = bars.add_task("e5 passages", total=None)
+        embedded, reused = build_side(index, lambda done, total: bars.update(task, completed=done, total=total))
+    console.print(f"multilingual side: {embedded} passages embedded, {reused} reused")
+    return embedded, reused

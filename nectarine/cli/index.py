@@ -75,18 +75,11 @@ def list_(from_: Annotated[Optional[str], typer.Option("--from", help="PostgreSQ
 @app.command("multilingual")
 def multilingual(index: IndexOpt = DEFAULT_INDEX) -> None:
     """Build the e5 side that questions not in English also search (about 3 passages a second; a rebuild embeds only new ones)."""
-    import time
-
     from ..errors import IndexLoadError
-    from ..index.multilingual import build_side, side_path
-    from .common import progress
+    from .common import refresh_multilingual
 
-    t0 = time.perf_counter()
     try:
-        with progress() as bars:
-            task = bars.add_task("e5 passages", total=None)
-            embedded, reused = build_side(index, lambda done, total: bars.update(task, completed=done, total=total))
+        refresh_multilingual(index, build=True)
     except IndexLoadError as exc:
         fail(str(exc))
-    console.print(f"{side_path(index)}: {embedded} passages embedded, {reused} reused, in {time.perf_counter() - t0:.0f} s; "
-                  "a running service reads it at its next index generation (or restart)")
+    console.print(f"{index}: a running service reads the side at its next index generation (or restart)")

@@ -132,3 +132,19 @@ def test_a_side_of_another_shape_is_refused(index, fake_embedder):
     np.savez(side_path(root), keys=np.array(["a", "b"]), vectors=np.zeros((2, 768), dtype=np.float32))
     assert Nectarine.load(root, embedder=fake_embedder).retriever.multilingual is None
     build_side(root)
+
+
+def test_start_keeps_an_existing_side_up_to_date(tmp_path, fake_embedder):
+    """`nectarine start` refreshes a side that exists, builds one with --multilingual, and leaves the rest alone."""
+    from nectarine.cli.common import refresh_multilingual
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text(PAGES["password.md"])
+    root = tmp_path / "index"
+    ingest([docs], root, embedder=fake_embedder)
+    assert refresh_multilingual(root, build=False) is None and not side_path(root).exists()
+    assert refresh_multilingual(root, build=True) == (1, 0)
+    (docs / "b.md").write_text(PAGES["invoices.md"])
+    ingest([docs], root, embedder=fake_embedder)
+    assert refresh_multilingual(root, build=False) == (1, 1)  # only the new page is embedded
