@@ -378,7 +378,9 @@ class _Asking:
         t0 = time.perf_counter()
         language, esc = self._timed("policy", self.policy)
         query, search_history = self._timed("rewrite", self.rewrite, language)
-        results, unsafe, unsafe_docs = self._timed("retrieve", self.retrieve, query, search_history, k)
+        # The question's language holds for the query unless a model rewrote it (in English).
+        results, unsafe, unsafe_docs = self._timed("retrieve", self.retrieve, query, search_history, k,
+                                                   language if query == self.question else None)
         draft, answerer = self._timed("answer", self.answer, results, on_delta)
         verified, answerer = self._timed("verify", self.verify, draft, results, answerer)
         confidence, ev, why, out_of_scope, injection = self._timed("confidence", self.score, results, verified, esc, draft)
@@ -418,15 +420,17 @@ class _Asking:
                 pass
         return self.question, self.history
 
-    def retrieve(self, query: str, search_history: list, k: int):
+    def retrieve(self, query: str, search_history: list, k: int, language: str | None = None):
         """The passages for the question; for "what changed in/since X", the release notes of that range as well."""
         from .answer.kinds import QuestionKind, in_range, question_kind, version_range
 
-        results = self.live.retriever.retrieve(query, k, filters=Filters(version=self.ctx.version), history=search_history)
+        results = self.live.retriever.retrieve(query, k, filters=Filters(version=self.ctx.version), history=search_history,
+                                               language=language)
         if question_kind(self.question) == QuestionKind.CHANGES:
             lo, hi = version_range(self.question, self.ctx.version)
             if lo is not None or hi is not None:
-                notes = self.live.retriever.retrieve(query, 3 * k, filters=Filters(sources=[SourceType.RELEASE_NOTES]), history=search_history)
+                notes = self.live.retriever.retrieve(query, 3 * k, filters=Filters(sources=[SourceType.RELEASE_NOTES]), history=search_history,
+                                                     language=language)
                 have = {r.chunk.id for r in results}
                 extra = [r for r in notes if r.chunk.id not in have and r.chunk.version and in_range(r.chunk.version, lo, hi, exact=lo is None)]
                 results = [r.model_copy(update={"rank": i}) for i, r in enumerate(results + extra[: 2 * k], 1)]

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nectarine import Nectarine  # noqa: E402
 from nectarine.eval.datasets import load_dataset  # noqa: E402
 from nectarine.eval.retrieval import DEPTH, judge, query_metrics  # noqa: E402
+from nectarine.index.multilingual import fuse_ranks  # noqa: E402
 from nectarine.types import Chunk, Filters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,7 @@ def main() -> None:
             continue
         xl, en = load_dataset(xl_path), load_dataset(en_path)
         nec = Nectarine.load(index)
+        nec.retriever.settings.multilingual = False  # the hybrid side alone, whatever side the index has
         fields = ["headings"] + (["passages"] if args.passages else [])
         e5 = {f: e5_vectors(nec, f, args.work / f"{name}-{f}.npz") for f in fields}
         english = {q.id: q for q in en.queries_for(args.split) if en.gold(args.split, q.id)}
@@ -111,13 +113,8 @@ def main() -> None:
                     sims = vecs @ qv
                     top = np.argsort(-sims)[:50]
                     e5_rank = {rows[i]: r for r, i in enumerate(top)}
-                    base_rank = {r.row: i for i, r in enumerate(nec.search(q.text, k=50, filters=filters))}
-                    fused = defaultdict(float)
-                    for row, r in base_rank.items():
-                        fused[row] += 1 / (args.rrf_k + r + 1)
-                    for row, r in e5_rank.items():
-                        fused[row] += 1 / (args.rrf_k + r + 1)
-                    order = sorted(fused, key=lambda row: -fused[row])[:DEPTH]
+                    base_rows = [r.row for r in nec.search(q.text, k=50, filters=filters)]
+                    order = [row for row, _ in fuse_ranks(base_rows, list(e5_rank), k=args.rrf_k)[:DEPTH]]
                     chunks = dict(zip(order, nec.reader.chunks(order)))
                     results = [type("R", (), {"chunk": chunks[row]})() for row in order]
                 times[f"+ e5 {f}"].append((time.perf_counter() - t0) * 1000 + times["hybrid"][-1])

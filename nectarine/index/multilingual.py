@@ -72,7 +72,7 @@ class MultilingualSide:
             return None
         vectors = np.zeros((reader.size, DIMENSION), dtype=np.float32)
         present = np.zeros(reader.size, dtype=bool)
-        for row, _id, key, _data in reader.all_rows():
+        for row, key in reader.embed_keys():
             vec = cache.get(key)
             if vec is not None and row < reader.size:
                 vectors[row], present[row] = vec, True

@@ -362,6 +362,10 @@ class IndexReader:
         """(row, chunk id, embed key, chunk JSON) for every chunk, in row order."""
         yield from self._db.execute("SELECT row, id, embed_key, data FROM chunks ORDER BY row")
 
+    def embed_keys(self) -> Iterable[tuple[int, str]]:
+        """(row, embed key) for every chunk, in row order, without reading the chunks themselves."""
+        yield from self._db.execute("SELECT row, embed_key FROM chunks ORDER BY row")
+
     def doc_sources(self) -> dict[str, str]:
         """Document id -> source type, for every document in the index."""
         q = "SELECT doc_id, json_extract(data, '$.source') FROM chunks GROUP BY doc_id"

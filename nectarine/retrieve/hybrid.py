@@ -21,7 +21,7 @@ import numpy as np
 
 from ..index.embedder import Embedder
 from ..index.multilingual import DEPTH as MULTILINGUAL_DEPTH
-from ..index.multilingual import MultilingualSide, fuse_ranks, side_path
+from ..index.multilingual import MultilingualSide, fuse_ranks
 from ..index.store import SOURCE_CODES, DenseKind, IndexReader
 from ..types import Choice, Filters, Message, SearchResult, SourceType, VersionMode
 from ..versions import Version, find_version
@@ -162,13 +162,18 @@ class HybridRetriever:
         history: Sequence[Message | dict] | None = None,
         mode: str | SearchMode = SearchMode.HYBRID,
         pool_only: bool = False,
+        language: str | None = None,
     ) -> list[SearchResult]:
+        """``language``: the query's, when the caller has detected it (``Nectarine.ask`` has); otherwise it is
+        detected here, and only when the index has a multilingual side (detection costs about 7 ms)."""
         mode = SearchMode.from_str(mode)
         side = self.multilingual if mode is SearchMode.HYBRID and not pool_only and query.strip() else None
         if side is not None:
-            from ..answer.policy import detect_language
+            if language is None:
+                from ..answer.policy import detect_language
 
-            if detect_language(query) != "en":
+                language = detect_language(query)
+            if language != "en":
                 return self._with_multilingual(side, query, k, filters or Filters(), history)
         return self._retrieve(query, k, filters=filters, history=history, mode=mode, pool_only=pool_only)
 
@@ -178,7 +183,7 @@ class HybridRetriever:
         if not self.settings.multilingual:
             return None
         if self._side is False:
-            self._side = MultilingualSide.load(self.reader) if side_path(self.reader).exists() else None
+            self._side = MultilingualSide.load(self.reader)
         return self._side
 
     def _with_multilingual(self, side: MultilingualSide, query: str, k: int, filters: Filters, history) -> list[SearchResult]:

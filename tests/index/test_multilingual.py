@@ -148,3 +148,22 @@ def test_start_keeps_an_existing_side_up_to_date(tmp_path, fake_embedder):
     (docs / "b.md").write_text(PAGES["invoices.md"])
     ingest([docs], root, embedder=fake_embedder)
     assert refresh_multilingual(root, build=False) == (1, 1)  # only the new page is embedded
+
+
+def test_ask_detects_the_language_once(index, fake_embedder, monkeypatch):
+    """ask() has detected the question's language already; the retriever takes it instead of detecting again."""
+    from nectarine.answer import policy
+
+    root, _ = index
+    build_side(root)
+    nec = Nectarine.load(root, embedder=fake_embedder)
+    calls = []
+    real = policy.detect_language
+    monkeypatch.setattr(policy, "detect_language", lambda text, *a, **kw: calls.append(text) or real(text, *a, **kw))
+    question = "Wie oft werden die Diagramme auf meinem Dashboard aktualisiert?"
+    answer = nec.ask(question)
+    assert calls.count(question) == 1 and answer.language == "de"
+    assert all(r.score <= 2 / 61 + 1e-6 for r in answer.results)  # the fused (multilingual) ranking was used
+    calls.clear()
+    nec.search(question, k=2)  # a bare search detects it itself
+    assert calls == [question]
